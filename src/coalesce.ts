@@ -1,0 +1,143 @@
+import { AxiosError, CanceledError, type InternalAxiosRequestConfig } from 'axios';
+
+/**
+ * One in-process fill of a key, shared by every identical request that arrives while it runs. The work
+ * never rejects (it resolves to an outcome), and it stops going upstream once every waiter has left.
+ */
+export interface Flight<T> {
+  readonly promise: Promise<T>;
+  /** Callers currently waiting. */
+  waiters: number;
+  settled: boolean;
+  /** Aborts the upstream call; created by the work when it goes upstream. */
+  controller: AbortController | null;
+}
+
+/** The in-flight map: key → flight. An entry is removed the moment its flight settles. */
+export class FlightMap<T> {
+  private readonly flights = new Map<string, Flight<T>>();
+
+  /** Number of flights running (0 when idle: nothing leaks). */
+  get size(): number {
+    return this.flights.size;
+  }
+
+  /** Join the flight running for `key`, or start one with `work`. */
+  join(key: string, work: (flight: Flight<T>) => Promise<T>): { flight: Flight<T>; joined: boolean } {
+    const running = this.flights.get(key);
+    if (running) return { flight: running, joined: true };
+    const flight: Flight<T> = {
+      promise: undefined as unknown as Promise<T>,
+      waiters: 0,
+      settled: false,
+      controller: null,
+    };
+    this.flights.set(key, flight);
+    const done = () => {
+      flight.settled = true;
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    };
+    // Started on the next microtask, so the caller that started it is already counted as a waiter.
+    (flight as { promise: Promise<T> }).promise = Promise.resolve(flight)
+      .then(work)
+      .then(
+        (value) => {
+          done();
+          return value;
+        },
+        (error: unknown) => {
+          done();
+          throw error;
+        },
+      );
+    return { flight, joined: false };
+  }
+}
+
+/**
+ * Wait for a flight on behalf of one caller, honouring the caller's own `signal`, `cancelToken` and
+ * `timeout`. A caller that gives up leaves the flight; when the last one leaves, the upstream call is
+ * aborted. Other callers are never affected by one caller's abort or timeout.
+ */
+export function waitForFlight<T>(flight: Flight<T>, config: InternalAxiosRequestConfig): Promise<T> {
+  flight.waiters++;
+  return new Promise<T>((resolve, reject) => {
+    let finished = false;
+    const stopWatching = watchCaller(config, (reason) => {
+      if (finished) return;
+      finished = true;
+      leave();
+      reject(reason);
+    });
+    const leave = () => {
+      stopWatching();
+      flight.waiters--;
+      if (flight.waiters === 0 && !flight.settled) flight.controller?.abort();
+    };
+    flight.promise.then(
+      (value) => {
+        if (finished) return;
+        finished = true;
+        leave();
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (finished) return;
+        finished = true;
+        leave();
+        reject(error);
+      },
+    );
+  });
+}
+
+interface CancelTokenLike {
+  reason?: unknown;
+  subscribe?(listener: (reason: unknown) => void): void;
+  unsubscribe?(listener: (reason: unknown) => void): void;
+}
+
+interface SignalLike {
+  aborted: boolean;
+  addEventListener?(type: 'abort', listener: () => void): void;
+  removeEventListener?(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * Call `onGiveUp` with an axios-shaped error when the caller's signal aborts, its cancel token fires, or
+ * its `timeout` passes. Returns a function that stops watching (clears the timer, removes listeners).
+ */
+export function watchCaller(config: InternalAxiosRequestConfig, onGiveUp: (reason: unknown) => void): () => void {
+  const signal = config.signal as SignalLike | undefined;
+  const token = config.cancelToken as CancelTokenLike | undefined;
+  const timeoutMs = typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : 0;
+  if (!signal && !token && !timeoutMs) return noop;
+
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => onGiveUp(new CanceledError(undefined, config));
+  const onCancel = (reason: unknown) => onGiveUp(reason ?? new CanceledError(undefined, config));
+  if (signal?.aborted) {
+    queueMicrotask(onAbort);
+  } else {
+    signal?.addEventListener?.('abort', onAbort);
+  }
+  if (token?.reason) queueMicrotask(() => onCancel(token.reason));
+  token?.subscribe?.(onCancel);
+  if (timeoutMs) {
+    timer = setTimeout(() => onGiveUp(timeoutError(config, timeoutMs)), timeoutMs);
+  }
+  return () => {
+    if (timer) clearTimeout(timer);
+    signal?.removeEventListener?.('abort', onAbort);
+    token?.unsubscribe?.(onCancel);
+  };
+}
+
+/** The error axios' own adapters raise when `timeout` passes. */
+function timeoutError(config: InternalAxiosRequestConfig, timeoutMs: number): AxiosError {
+  const message = config.timeoutErrorMessage || `timeout of ${timeoutMs}ms exceeded`;
+  const clarify = (config.transitional as { clarifyTimeoutError?: boolean } | undefined)?.clarifyTimeoutError;
+  return new AxiosError(message, clarify ? AxiosError.ETIMEDOUT : AxiosError.ECONNABORTED, config);
+}
+
+function noop(): void {}

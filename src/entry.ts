@@ -1,0 +1,196 @@
+import { CacheEntryError } from './errors.js';
+
+/**
+ * A stored response. Encoded as: 3 magic bytes "ARC", a format version byte, a 32-bit big-endian length
+ * of the metadata, the metadata as JSON, then the raw body bytes. Binary-safe; a value of another
+ * version, or one whose lengths do not add up, does not decode.
+ */
+export interface Entry {
+  status: number;
+  statusText: string;
+  /** Lower-case names; never `set-cookie` nor hop-by-hop headers. */
+  headers: Record<string, string | string[]>;
+  /** When the upstream answered (ms since epoch). */
+  createdAt: number;
+  /** Fresh until (ms since epoch). */
+  freshUntil: number;
+  tags: readonly string[];
+  bodyKind: BodyKind;
+  /** Content type of a Blob body. */
+  blobType: string;
+  /** The body exactly as the base adapter returned it, as bytes (UTF-8 for strings, JSON for values). */
+  body: Uint8Array;
+}
+
+/** How the base adapter handed us the body, so that a replay hands back the same type. */
+export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
+
+export const FORMAT_VERSION = 1;
+const MAGIC = [0x41, 0x52, 0x43] as const; // "ARC"
+const HEAD_BYTES = 8;
+const BODY_KINDS: ReadonlySet<string> = new Set(['empty', 'string', 'buffer', 'arraybuffer', 'bytes', 'blob', 'json']);
+
+/** Response headers never stored: per-client (`set-cookie`) and hop-by-hop (RFC 9110 §7.6.1). */
+export const UNSTORED_HEADERS: ReadonlySet<string> = new Set([
+  'set-cookie',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Encode an entry to bytes. */
+export function encodeEntry(entry: Entry): Buffer {
+  const meta = Buffer.from(
+    JSON.stringify({
+      s: entry.status,
+      t: entry.statusText,
+      h: entry.headers,
+      c: entry.createdAt,
+      f: entry.freshUntil,
+      g: entry.tags,
+      k: entry.bodyKind,
+      b: entry.blobType,
+      n: entry.body.byteLength,
+    }),
+  );
+  const out = Buffer.allocUnsafe(HEAD_BYTES + meta.length + entry.body.byteLength);
+  out[0] = MAGIC[0];
+  out[1] = MAGIC[1];
+  out[2] = MAGIC[2];
+  out[3] = FORMAT_VERSION;
+  out.writeUInt32BE(meta.length, 4);
+  meta.copy(out, HEAD_BYTES);
+  out.set(entry.body, HEAD_BYTES + meta.length);
+  return out;
+}
+
+/** Decode bytes read from a store. Throws {@link CacheEntryError} for anything that is not a valid entry. */
+export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < HEAD_BYTES || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) {
+    throw new CacheEntryError('not an axios-redis-cache entry', key);
+  }
+  if (buf[3] !== FORMAT_VERSION) {
+    throw new CacheEntryError(`format version ${buf[3]}, expected ${FORMAT_VERSION}`, key);
+  }
+  const metaLength = buf.readUInt32BE(4);
+  if (HEAD_BYTES + metaLength > buf.length) throw new CacheEntryError('truncated metadata', key);
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(buf.toString('utf8', HEAD_BYTES, HEAD_BYTES + metaLength));
+  } catch {
+    throw new CacheEntryError('metadata is not JSON', key);
+  }
+  const { s, t, h, c, f, g, k, b, n } = meta;
+  if (
+    typeof s !== 'number' ||
+    typeof t !== 'string' ||
+    typeof h !== 'object' ||
+    h === null ||
+    typeof c !== 'number' ||
+    typeof f !== 'number' ||
+    !Array.isArray(g) ||
+    typeof k !== 'string' ||
+    !BODY_KINDS.has(k) ||
+    typeof b !== 'string' ||
+    typeof n !== 'number'
+  ) {
+    throw new CacheEntryError('metadata fields are missing or of the wrong type', key);
+  }
+  const bodyStart = HEAD_BYTES + metaLength;
+  if (buf.length - bodyStart !== n) {
+    throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${n}`, key);
+  }
+  return {
+    status: s,
+    statusText: t,
+    headers: h as Record<string, string | string[]>,
+    createdAt: c,
+    freshUntil: f,
+    tags: g as string[],
+    bodyKind: k as BodyKind,
+    blobType: b,
+    body: buf.subarray(bodyStart),
+  };
+}
+
+/**
+ * The body the base adapter returned, as bytes plus its kind; `null` when it cannot be stored (a stream,
+ * or a value that does not survive JSON).
+ */
+export async function bodyToBytes(
+  data: unknown,
+): Promise<{ kind: BodyKind; bytes: Uint8Array; blobType: string } | null> {
+  if (data === undefined) return { kind: 'empty', bytes: EMPTY, blobType: '' };
+  if (typeof data === 'string') return { kind: 'string', bytes: Buffer.from(data, 'utf8'), blobType: '' };
+  if (Buffer.isBuffer(data)) return { kind: 'buffer', bytes: data, blobType: '' };
+  if (data instanceof ArrayBuffer) return { kind: 'arraybuffer', bytes: new Uint8Array(data), blobType: '' };
+  if (ArrayBuffer.isView(data)) {
+    return { kind: 'bytes', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), blobType: '' };
+  }
+  if (typeof Blob !== 'undefined' && data instanceof Blob) {
+    return { kind: 'blob', bytes: new Uint8Array(await data.arrayBuffer()), blobType: data.type };
+  }
+  if (isJsonValue(data)) return { kind: 'json', bytes: Buffer.from(JSON.stringify(data), 'utf8'), blobType: '' };
+  return null;
+}
+
+/** A fresh copy of the body in the form the base adapter returned it: callers never share data. */
+export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType'>): unknown {
+  const { body } = entry;
+  switch (entry.bodyKind) {
+    case 'empty':
+      return undefined;
+    case 'string':
+      return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    case 'buffer':
+      return Buffer.from(body);
+    case 'arraybuffer':
+      return body.slice().buffer;
+    case 'bytes':
+      return body.slice();
+    case 'blob':
+      return new Blob([body.slice()], { type: entry.blobType });
+    case 'json':
+      return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  }
+}
+
+/** Response headers (AxiosHeaders or a plain object) as a plain object with lower-case names. */
+export function plainHeaders(headers: unknown): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (!headers || typeof headers !== 'object') return out;
+  const source =
+    typeof (headers as { toJSON?: unknown }).toJSON === 'function'
+      ? (headers as { toJSON: () => Record<string, unknown> }).toJSON()
+      : (headers as Record<string, unknown>);
+  for (const [name, value] of Object.entries(source)) {
+    if (value === undefined || value === null || value === false) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
+}
+
+/** The headers that may be stored and shared: all but `set-cookie` and hop-by-hop headers. */
+export function storableHeaders(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of Object.keys(headers)) {
+    if (!UNSTORED_HEADERS.has(name)) out[name] = headers[name] as string | string[];
+  }
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function isJsonValue(value: unknown): boolean {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return true;
+  if (typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return Array.isArray(value) || proto === Object.prototype || proto === null;
+}

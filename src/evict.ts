@@ -1,0 +1,75 @@
+import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
+import { CacheOptionError } from './errors.js';
+import { requestKeys, tagIndexKey } from './key.js';
+import { resolveRequestOptions } from './options.js';
+import { escapeGlob } from './stores/glob.js';
+import type { CachedAxiosInstance, CachedRequestConfig } from './types.js';
+import { cacheStateOf } from './with-cache.js';
+
+type AnyInstance = CachedAxiosInstance | AxiosInstance;
+
+/**
+ * Remove the cached entries of one request: every variant of it (all `varyHeaders` values, all response
+ * types). A string is a GET of that URL (resolved against the instance's `baseURL`); a config is keyed
+ * exactly as a request would be (method, url, params, data, `cache.key`). Resolves to the number of
+ * entries removed. Store failures reject: an eviction that did not happen must not look like one that did.
+ */
+export async function evict(instance: AnyInstance, request: string | CachedRequestConfig): Promise<number> {
+  const state = cacheStateOf(instance);
+  const config = evictionConfig(instance, request);
+  const options = resolveRequestOptions((config as { cache?: unknown }).cache);
+  const keys = requestKeys(config, state.options.prefix, state.options.varyHeaders, options ? options.key : undefined);
+  if (!keys)
+    throw new CacheOptionError('request.data', config.data, 'a body that can be keyed (not a stream or FormData)');
+  return state.options.store.deleteIndexed([keys.variants]);
+}
+
+/** Remove every entry stored with any of these tags. Resolves to the number of entries removed. */
+export async function evictTags(instance: AnyInstance, tags: readonly string[]): Promise<number> {
+  const state = cacheStateOf(instance);
+  if (!Array.isArray(tags)) throw new CacheOptionError('tags', tags, 'an array of strings');
+  tags.forEach((tag, i) => {
+    if (typeof tag !== 'string' || tag.length === 0)
+      throw new CacheOptionError(`tags[${i}]`, tag, 'a non-empty string');
+  });
+  if (tags.length === 0) return 0;
+  return state.options.store.deleteIndexed(tags.map((tag) => tagIndexKey(state.options.prefix, tag)));
+}
+
+/**
+ * Remove everything under this instance's `prefix` (entries, indexes, leases), incrementally with SCAN
+ * (on every master of a Cluster). Keys outside the prefix are never touched. Resolves to the number of
+ * keys removed.
+ */
+export async function clearCache(instance: AnyInstance): Promise<number> {
+  const state = cacheStateOf(instance);
+  return state.options.store.deleteMatching(`${escapeGlob(state.options.prefix)}*`);
+}
+
+function evictionConfig(instance: AnyInstance, request: string | CachedRequestConfig): InternalAxiosRequestConfig {
+  const defaults = instance.defaults;
+  if (typeof request === 'string') {
+    return {
+      baseURL: defaults.baseURL,
+      url: request,
+      method: 'get',
+      params: defaults.params,
+    } as InternalAxiosRequestConfig;
+  }
+  if (typeof request !== 'object' || request === null) {
+    throw new CacheOptionError('request', request, 'a URL string or a request config');
+  }
+  const data = request.data;
+  return {
+    baseURL: defaults.baseURL,
+    params: defaults.params,
+    allowAbsoluteUrls: defaults.allowAbsoluteUrls,
+    ...request,
+    method: request.method ?? 'get',
+    // Requests see their body after axios' default transform, which turns objects into JSON text.
+    data:
+      data !== null && typeof data === 'object' && Object.getPrototypeOf(data) === Object.prototype
+        ? JSON.stringify(data)
+        : data,
+  } as InternalAxiosRequestConfig;
+}

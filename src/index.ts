@@ -1,0 +1,29 @@
+/** axios-redis-cache: a transparent, Redis-backed response cache for axios. */
+
+export {
+  CacheAlreadyInstalledError,
+  CacheEntryError,
+  CacheError,
+  CacheNotInstalledError,
+  CacheOptionError,
+  CacheStoreError,
+  CacheStoreTimeoutError,
+  CacheStoreUnavailableError,
+  type StoreOperation,
+} from './errors.js';
+export { clearCache, evict, evictTags } from './evict.js';
+export {
+  type BreakerOptions,
+  type CacheErrorContext,
+  type CacheOptions,
+  DEFAULTS,
+  type RequestCacheOptions,
+  type StatusFilter,
+} from './options.js';
+export type { CacheInfo } from './replay.js';
+export type { CacheStats } from './stats.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export type { CacheStore } from './stores/types.js';
+export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './types.js';
+export { getCacheStats, getCacheStore, withCache } from './with-cache.js';

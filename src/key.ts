@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import type { AxiosRequestConfig } from 'axios';
+
+/**
+ * The keys of one cached request. They all share the Redis Cluster hash tag `{rid}`, so one script (or
+ * one multi-key command) can touch them together:
+ *
+ *   entry     <prefix>{<rid>}:<vid>:<label>     the stored response
+ *   variants  <prefix>{<rid>}:variants          index of the entries of every variant of the request
+ *   lease     <prefix>{<rid>}:<vid>:lease       fill lease (one fetcher fleet-wide)
+ *
+ * `rid` is a 128-bit hash of the request itself (method, absolute URL, sorted query, body, or your own
+ * `cache.key`); `vid` a 128-bit hash of the credential-bearing request parts (`varyHeaders`, `auth`,
+ * URL user info), or `_` when there are none. `label` is readable: method, origin and path, never the
+ * query string nor credentials.
+ */
+export interface RequestKeys {
+  entry: string;
+  variants: string;
+  lease: string;
+  label: string;
+}
+
+/** The part of a request config the key depends on. */
+type KeyedConfig = Pick<
+  AxiosRequestConfig,
+  'method' | 'url' | 'baseURL' | 'allowAbsoluteUrls' | 'params' | 'data' | 'headers' | 'auth'
+>;
+
+const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+const HASH_CHARS = 22; // 22 base64url characters = 132 bits
+
+/** Hash to a 132-bit base64url string (no `{`, `}` or `:`). */
+export function hash128(...parts: (string | Uint8Array)[]): string {
+  const h = createHash('sha256');
+  for (const part of parts) {
+    h.update(part);
+    h.update('\u0000');
+  }
+  return h.digest('base64url').slice(0, HASH_CHARS);
+}
+
+/** The key of a tag's index. Tags are hashed into the hash tag (any text is allowed in a tag). */
+export function tagIndexKey(prefix: string, tag: string): string {
+  return `${prefix}tag:{${hash128('tag', tag)}}`;
+}
+
+/**
+ * Derive the keys of a request, or `null` when its body cannot be keyed (a stream, FormData, a Blob):
+ * such requests bypass the cache.
+ */
+export function requestKeys(
+  config: KeyedConfig,
+  prefix: string,
+  varyHeaders: readonly string[],
+  customKey: string | undefined,
+): RequestKeys | null {
+  const method = (config.method ?? 'get').toUpperCase();
+  const url = new URL(fullPath(config), 'http://localhost/');
+  let rid: string;
+  let label: string;
+  if (customKey !== undefined) {
+    rid = hash128('key', customKey);
+    label = `key:${customKey}`;
+  } else {
+    const body = bodyBytes(config.data);
+    if (body === null) return null;
+    const query = canonicalQuery(url.searchParams, config.params);
+    const origin = url.origin === 'null' ? `${url.protocol}//${url.host}` : url.origin;
+    label = `${method} ${origin}${url.pathname}`;
+    rid = body === undefined ? hash128(label, query) : hash128(label, query, body);
+  }
+  const vid = varyId(config, url, varyHeaders);
+  const base = `${prefix}{${rid}}:`;
+  return { entry: `${base}${vid}:${label}`, variants: `${base}variants`, lease: `${base}${vid}:lease`, label };
+}
+
+/** Join `baseURL` and `url` exactly as axios does (buildFullPath + combineURLs). */
+export function fullPath(config: Pick<AxiosRequestConfig, 'url' | 'baseURL' | 'allowAbsoluteUrls'>): string {
+  const url = config.url ?? '';
+  const base = config.baseURL;
+  if (base && (!ABSOLUTE_URL.test(url) || config.allowAbsoluteUrls === false)) {
+    return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base;
+  }
+  return url;
+}
+
+/** Query pairs from the URL and `params`, sorted by name then value, as one string. */
+export function canonicalQuery(fromUrl: URLSearchParams, params: unknown): string {
+  const pairs: [string, string][] = [];
+  for (const pair of fromUrl) pairs.push(pair);
+  if (params instanceof URLSearchParams) {
+    for (const pair of params) pairs.push(pair);
+  } else if (params !== undefined && params !== null) {
+    if (typeof params === 'object') {
+      for (const [name, value] of Object.entries(params)) {
+        if (Array.isArray(value)) {
+          for (const item of value) if (item !== undefined && item !== null) pairs.push([`${name}[]`, scalar(item)]);
+        } else if (value !== undefined && value !== null) {
+          pairs.push([name, scalar(value)]);
+        }
+      }
+    } else {
+      pairs.push(['', scalar(params)]);
+    }
+  }
+  if (pairs.length === 0) return '';
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+function scalar(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object' && value !== null) return canonicalJson(value);
+  return String(value);
+}
+
+/** JSON with object keys sorted at every level, so equal values always give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+/** The request body as key material: `undefined` for none, `null` when it cannot be keyed. */
+function bodyBytes(data: unknown): string | Uint8Array | undefined | null {
+  if (data === undefined || data === null || data === '') return undefined;
+  if (typeof data === 'string') return data;
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof URLSearchParams) return data.toString();
+  if (typeof data === 'number' || typeof data === 'boolean') return String(data);
+  const proto = typeof data === 'object' ? Object.getPrototypeOf(data) : undefined;
+  if (proto === Object.prototype || proto === null || Array.isArray(data)) return canonicalJson(data);
+  return null; // streams, FormData, Blob, class instances
+}
+
+function varyId(config: KeyedConfig, url: URL, varyHeaders: readonly string[]): string {
+  const parts: string[] = [];
+  for (const name of varyHeaders) {
+    const value = headerValue(config.headers, name);
+    if (value !== undefined) parts.push(`${name}:${value}`);
+  }
+  if (config.auth) parts.push(`auth:${config.auth.username}:${config.auth.password}`);
+  if (url.username || url.password) parts.push(`userinfo:${url.username}:${url.password}`);
+  return parts.length === 0 ? '_' : hash128('vary', ...parts);
+}
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  let value: unknown;
+  if (typeof h.get === 'function') {
+    value = h.get(name);
+  } else {
+    for (const key of Object.keys(h)) {
+      if (key.toLowerCase() === name) {
+        value = h[key];
+        break;
+      }
+    }
+  }
+  if (value === undefined || value === null || value === false) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}

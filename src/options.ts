@@ -1,0 +1,369 @@
+import type { CacheError } from './errors.js';
+import { CacheOptionError } from './errors.js';
+import { MemoryStore } from './stores/memory.js';
+import { type IORedisClient, isIORedisClient, RedisStore } from './stores/redis.js';
+import type { CacheStore } from './stores/types.js';
+
+/** Context passed to `onError` with every swallowed store or entry error. */
+export interface CacheErrorContext {
+  /** What the cache was doing. */
+  operation: string;
+  /** The cache key involved (never contains credentials or query strings), when there is one. */
+  key: string | undefined;
+}
+
+/** A status filter: exact codes, inclusive `[from, to]` ranges, or a predicate. */
+export type StatusFilter = readonly (number | readonly [number, number])[] | ((status: number) => boolean);
+
+/** Circuit breaker settings: see "When Redis fails" in the README. */
+export interface BreakerOptions {
+  /**
+   * Consecutive failed or timed-out store calls that open the breaker.
+   * @default 5
+   */
+  failures?: number;
+  /**
+   * Milliseconds the breaker stays open (requests skip the store entirely) before one probe call decides
+   * whether to close it again.
+   * @default 2000
+   */
+  cooldown?: number;
+}
+
+/** Options of `withCache(instance, options)`. Every option is validated when `withCache` runs. */
+export interface CacheOptions {
+  /**
+   * Where entries live: an ioredis `Redis` or `Cluster` client (wrapped in a {@link RedisStore}; you keep
+   * ownership of the connection), or any {@link CacheStore}.
+   * @default a new in-process {@link MemoryStore} (10,000 entries, 64 MiB)
+   */
+  store?: IORedisClient | CacheStore;
+  /**
+   * Seconds an entry stays fresh. Fractions are allowed (millisecond precision).
+   * @default 60
+   */
+  ttl?: number;
+  /**
+   * Prefix of every key this instance writes. `clearCache` deletes everything under it, so give each
+   * independent cache its own. Must be non-empty and must not contain `{` or `}` (reserved for Redis
+   * Cluster hash tags).
+   * @default "axios-cache:"
+   */
+  prefix?: string;
+  /**
+   * HTTP methods whose responses are cached (case-insensitive). The request body is part of the key for
+   * methods that send one.
+   * @default ["get", "head"]
+   */
+  methods?: readonly string[];
+  /**
+   * Response statuses that are stored: codes, `[from, to]` ranges, or a predicate. Stored non-2xx
+   * responses (e.g. 404 if you list it) are replayed as the same rejected `AxiosError`.
+   * @default [[200, 205], [207, 299]] (2xx except 206 Partial Content)
+   */
+  statuses?: StatusFilter;
+  /**
+   * Request headers whose values are part of the key (case-insensitive), hashed. Requests that differ in
+   * any of them never share an entry. HTTP basic `auth` and credentials in the URL always count too.
+   * @default ["authorization", "cookie"]
+   */
+  varyHeaders?: readonly string[];
+  /**
+   * Largest encoded entry stored, in bytes. Larger responses are passed through and not stored.
+   * @default 1048576 (1 MiB)
+   */
+  maxEntryBytes?: number;
+  /**
+   * Milliseconds each store call may take. A read that does not answer in time is a miss; a write is
+   * abandoned. Keeps a slow or paused Redis from slowing requests by more than this.
+   * @default 50
+   */
+  storeTimeout?: number;
+  /**
+   * Share one upstream call between identical concurrent requests in this process.
+   * @default true
+   */
+  coalesce?: boolean;
+  /**
+   * `true`: this is a shared cache (one entry may serve many users of the service), so responses marked
+   * `Cache-Control: private` are not stored. `false`: a private cache; `private` responses are stored.
+   * `no-store` responses are never stored.
+   * @default true
+   */
+  shared?: boolean;
+  /**
+   * Circuit breaker around the store, or `false` to call the store every time.
+   * @default { failures: 5, cooldown: 2000 }
+   */
+  breaker?: BreakerOptions | false;
+  /**
+   * Receives every error the cache swallowed (store failures and timeouts, unusable entries). Nothing is
+   * logged by default. Exceptions thrown by the hook are ignored.
+   * @default undefined
+   */
+  onError?: (error: CacheError, context: CacheErrorContext) => void;
+}
+
+/** Per-request options: `config.cache`. `false` bypasses the cache entirely (no read, no write). */
+export interface RequestCacheOptions {
+  /**
+   * Seconds this response stays fresh.
+   * @default the instance's `ttl`
+   */
+  ttl?: number;
+  /**
+   * Your own key for this request, replacing the method and URL in the key derivation (the instance
+   * prefix and `varyHeaders` still apply). `evict(instance, { url, cache: { key } })` removes it.
+   * @default derived from the method, URL, params, body and `varyHeaders`
+   */
+  key?: string;
+  /**
+   * Tags stored with the entry; `evictTags(instance, tags)` removes every entry carrying one of them.
+   * @default []
+   */
+  tags?: readonly string[];
+  /**
+   * Skip the read, fetch from upstream and overwrite the entry.
+   * @default false
+   */
+  refresh?: boolean;
+  /**
+   * Share one upstream call with identical concurrent requests.
+   * @default the instance's `coalesce`
+   */
+  coalesce?: boolean;
+}
+
+/** Options after validation, with defaults applied. */
+export interface ResolvedOptions {
+  store: CacheStore;
+  ttlMs: number;
+  prefix: string;
+  methods: ReadonlySet<string>;
+  isStorableStatus: (status: number) => boolean;
+  varyHeaders: readonly string[];
+  maxEntryBytes: number;
+  storeTimeoutMs: number;
+  coalesce: boolean;
+  shared: boolean;
+  breaker: { failures: number; cooldownMs: number } | null;
+  onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
+}
+
+/** Defaults, exported for documentation and tests. */
+export const DEFAULTS = {
+  ttl: 60,
+  prefix: 'axios-cache:',
+  methods: ['get', 'head'],
+  statuses: [
+    [200, 205],
+    [207, 299],
+  ] as const,
+  varyHeaders: ['authorization', 'cookie'],
+  maxEntryBytes: 1024 * 1024,
+  storeTimeout: 50,
+  coalesce: true,
+  shared: true,
+  breaker: { failures: 5, cooldown: 2000 },
+} as const;
+
+const INSTANCE_KEYS: ReadonlySet<string> = new Set([
+  'store',
+  'ttl',
+  'prefix',
+  'methods',
+  'statuses',
+  'varyHeaders',
+  'maxEntryBytes',
+  'storeTimeout',
+  'coalesce',
+  'shared',
+  'breaker',
+  'onError',
+]);
+
+const REQUEST_KEYS: ReadonlySet<string> = new Set(['ttl', 'key', 'tags', 'refresh', 'coalesce']);
+
+/** Validate `withCache` options eagerly and apply defaults. Throws {@link CacheOptionError}. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (!isPlainObject(options)) throw new CacheOptionError('options', options, 'an object');
+  rejectUnknownKeys(options, INSTANCE_KEYS, '');
+  const o = options as CacheOptions;
+  const ttl = o.ttl === undefined ? DEFAULTS.ttl : seconds('ttl', o.ttl);
+  const prefix = o.prefix === undefined ? DEFAULTS.prefix : prefixOption(o.prefix);
+  return {
+    store: storeOption(o.store),
+    ttlMs: Math.round(ttl * 1000),
+    prefix,
+    methods: new Set(stringList('methods', o.methods ?? DEFAULTS.methods).map((m) => m.toLowerCase())),
+    isStorableStatus: statusFilter('statuses', o.statuses ?? DEFAULTS.statuses),
+    varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
+    maxEntryBytes:
+      o.maxEntryBytes === undefined ? DEFAULTS.maxEntryBytes : positiveInteger('maxEntryBytes', o.maxEntryBytes),
+    storeTimeoutMs:
+      o.storeTimeout === undefined ? DEFAULTS.storeTimeout : positiveNumber('storeTimeout', o.storeTimeout),
+    coalesce: o.coalesce === undefined ? DEFAULTS.coalesce : boolean('coalesce', o.coalesce),
+    shared: o.shared === undefined ? DEFAULTS.shared : boolean('shared', o.shared),
+    breaker: breakerOption(o.breaker),
+    onError: o.onError === undefined ? undefined : fn('onError', o.onError),
+  };
+}
+
+/** A validated per-request option set. */
+export interface ResolvedRequestOptions {
+  ttlMs: number | undefined;
+  key: string | undefined;
+  tags: readonly string[];
+  refresh: boolean;
+  coalesce: boolean | undefined;
+}
+
+const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
+  ttlMs: undefined,
+  key: undefined,
+  tags: Object.freeze([]) as readonly string[],
+  refresh: false,
+  coalesce: undefined,
+});
+
+/**
+ * Validate a per-request `cache` value. Returns `false` for a bypass. Throws {@link CacheOptionError}.
+ */
+export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | false {
+  if (value === undefined || value === null || value === true) return NO_REQUEST_OPTIONS;
+  if (value === false) return false;
+  if (!isPlainObject(value)) throw new CacheOptionError('cache', value, 'false or an object');
+  rejectUnknownKeys(value, REQUEST_KEYS, 'cache.');
+  const o = value as RequestCacheOptions;
+  return {
+    ttlMs: o.ttl === undefined ? undefined : Math.round(seconds('cache.ttl', o.ttl) * 1000),
+    key: o.key === undefined ? undefined : nonEmptyString('cache.key', o.key),
+    tags: o.tags === undefined ? NO_REQUEST_OPTIONS.tags : stringList('cache.tags', o.tags, true),
+    refresh: o.refresh === undefined ? false : boolean('cache.refresh', o.refresh),
+    coalesce: o.coalesce === undefined ? undefined : boolean('cache.coalesce', o.coalesce),
+  };
+}
+
+function storeOption(store: unknown): CacheStore {
+  if (store === undefined) return new MemoryStore();
+  if (isIORedisClient(store)) return new RedisStore(store);
+  const candidate = store as Partial<CacheStore> | null;
+  if (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.get === 'function' &&
+    typeof candidate.set === 'function' &&
+    typeof candidate.delete === 'function' &&
+    typeof candidate.deleteIndexed === 'function' &&
+    typeof candidate.deleteMatching === 'function'
+  ) {
+    return candidate as CacheStore;
+  }
+  throw new CacheOptionError(
+    'store',
+    store,
+    'an ioredis Redis or Cluster client, or a CacheStore (get, set, delete, deleteIndexed, deleteMatching)',
+  );
+}
+
+function breakerOption(value: unknown): ResolvedOptions['breaker'] {
+  if (value === false) return null;
+  if (value === undefined) return { failures: DEFAULTS.breaker.failures, cooldownMs: DEFAULTS.breaker.cooldown };
+  if (!isPlainObject(value)) throw new CacheOptionError('breaker', value, 'false or { failures, cooldown }');
+  rejectUnknownKeys(value, new Set(['failures', 'cooldown']), 'breaker.');
+  const b = value as BreakerOptions;
+  return {
+    failures: b.failures === undefined ? DEFAULTS.breaker.failures : positiveInteger('breaker.failures', b.failures),
+    cooldownMs: b.cooldown === undefined ? DEFAULTS.breaker.cooldown : positiveNumber('breaker.cooldown', b.cooldown),
+  };
+}
+
+function statusFilter(name: string, value: unknown): (status: number) => boolean {
+  if (typeof value === 'function') return value as (status: number) => boolean;
+  if (!Array.isArray(value)) throw new CacheOptionError(name, value, 'an array of status codes or [from, to] ranges');
+  const exact = new Set<number>();
+  const ranges: [number, number][] = [];
+  value.forEach((item: unknown, i) => {
+    if (isStatus(item)) exact.add(item);
+    else if (Array.isArray(item) && item.length === 2 && isStatus(item[0]) && isStatus(item[1]) && item[0] <= item[1])
+      ranges.push([item[0], item[1]]);
+    else throw new CacheOptionError(`${name}[${i}]`, item, 'a status code (100-599) or a [from, to] range');
+  });
+  return (status) => exact.has(status) || ranges.some(([from, to]) => status >= from && status <= to);
+}
+
+function isStatus(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599;
+}
+
+function prefixOption(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || /[{}]/.test(value)) {
+    throw new CacheOptionError('prefix', value, 'a non-empty string without "{" or "}"');
+  }
+  return value;
+}
+
+function seconds(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.001) {
+    throw new CacheOptionError(name, value, 'a number of seconds of at least 0.001');
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new CacheOptionError(name, value, 'a positive finite number');
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new CacheOptionError(name, value, 'a positive integer');
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new CacheOptionError(name, value, 'true or false');
+  return value;
+}
+
+function fn<T>(name: string, value: T): T {
+  if (typeof value !== 'function') throw new CacheOptionError(name, value, 'a function');
+  return value;
+}
+
+function nonEmptyString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw new CacheOptionError(name, value, 'a non-empty string');
+  return value;
+}
+
+function stringList(name: string, value: unknown, nonEmptyItems = false): string[] {
+  if (!Array.isArray(value)) throw new CacheOptionError(name, value, 'an array of strings');
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'string' || (nonEmptyItems && item.length === 0)) {
+      throw new CacheOptionError(`${name}[${i}]`, item, nonEmptyItems ? 'a non-empty string' : 'a string');
+    }
+    return item;
+  });
+}
+
+function rejectUnknownKeys(value: object, known: ReadonlySet<string>, path: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) {
+      throw new CacheOptionError(
+        `${path}${key}`,
+        (value as Record<string, unknown>)[key],
+        `a known option (${[...known].join(', ')})`,
+      );
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

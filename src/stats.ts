@@ -1,0 +1,42 @@
+/** Counters of one cached instance: `getCacheStats(instance)`. */
+export interface CacheStats {
+  /** Responses served fresh from the store. */
+  hits: number;
+  /** Responses served from a stale entry. */
+  staleHits: number;
+  /** Requests that went upstream themselves. */
+  misses: number;
+  /** Requests that shared another request's upstream call. */
+  coalesced: number;
+  /** Requests that did not use the cache. */
+  bypasses: number;
+  /** Store calls that failed (including "not ready"). */
+  storeErrors: number;
+  /** Store calls that did not answer within `storeTimeout`. */
+  storeTimeouts: number;
+  /** Store calls skipped because the circuit breaker was open. */
+  storeSkips: number;
+  /** Values read from the store that were not usable entries (corrupt, foreign, other version). */
+  badEntries: number;
+  /** Upstream calls currently running (in-flight map size). */
+  inFlight: number;
+  /** Circuit breaker state: `closed` (store used), `open` (store skipped), `half-open` (probing). */
+  breaker: 'closed' | 'open' | 'half-open';
+}
+
+/** The mutable counters behind {@link CacheStats}. */
+export type Counters = Omit<CacheStats, 'inFlight' | 'breaker'>;
+
+export function newCounters(): Counters {
+  return {
+    hits: 0,
+    staleHits: 0,
+    misses: 0,
+    coalesced: 0,
+    bypasses: 0,
+    storeErrors: 0,
+    storeTimeouts: 0,
+    storeSkips: 0,
+    badEntries: 0,
+  };
+}

@@ -1,0 +1,132 @@
+import {
+  type CacheError,
+  CacheStoreError,
+  CacheStoreTimeoutError,
+  CacheStoreUnavailableError,
+  type StoreOperation,
+} from './errors.js';
+import type { CacheErrorContext, ResolvedOptions } from './options.js';
+import type { Counters } from './stats.js';
+import type { CacheStore } from './stores/types.js';
+
+/** Sentinel for a store call that was not made or did not succeed in time. */
+export const FAILED: unique symbol = Symbol('store call failed');
+export type Failed = typeof FAILED;
+
+/**
+ * Wraps the store so that no call can fail or stall a request: every call is bounded by
+ * `storeTimeout`, is not attempted while the store is not ready or the circuit breaker is open, and
+ * every failure is counted and reported to `onError` instead of thrown.
+ *
+ * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
+ * `cooldown` ms the next call is a probe (others still skip) whose success closes it and whose failure
+ * re-opens it. "Not ready" answers cost nothing and do not count towards opening it.
+ */
+export class StoreGuard {
+  private consecutiveFailures = 0;
+  private openedAt = 0;
+  private open = false;
+  private probing = false;
+
+  constructor(
+    readonly store: CacheStore,
+    private readonly options: Pick<ResolvedOptions, 'storeTimeoutMs' | 'breaker' | 'onError'>,
+    private readonly counters: Counters,
+  ) {}
+
+  get breakerState(): 'closed' | 'open' | 'half-open' {
+    if (!this.open) return 'closed';
+    return this.probing || Date.now() - this.openedAt >= (this.options.breaker?.cooldownMs ?? 0) ? 'half-open' : 'open';
+  }
+
+  /** Run one store call under the guard. Resolves to its result, or {@link FAILED}. Never rejects. */
+  call<T>(
+    operation: StoreOperation,
+    key: string | undefined,
+    run: (store: CacheStore) => Promise<T>,
+  ): Promise<T | Failed> {
+    let probe = false;
+    if (this.open) {
+      const breaker = this.options.breaker;
+      if (this.probing || !breaker || Date.now() - this.openedAt < breaker.cooldownMs) {
+        this.counters.storeSkips++;
+        return Promise.resolve(FAILED);
+      }
+      probe = true;
+      this.probing = true;
+    }
+    const store = this.store;
+    if (store.isReady && !store.isReady()) {
+      if (probe) this.probing = false;
+      this.counters.storeErrors++;
+      this.report(new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready'), operation, key);
+      return Promise.resolve(FAILED);
+    }
+    let pending: Promise<T>;
+    try {
+      pending = run(store);
+    } catch (error) {
+      this.failed(new CacheStoreError(operation, key, error), operation, key, probe);
+      return Promise.resolve(FAILED);
+    }
+    return new Promise<T | Failed>((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.counters.storeTimeouts++;
+        this.failed(new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs), operation, key, probe);
+        resolve(FAILED);
+      }, this.options.storeTimeoutMs);
+      pending.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.succeeded(probe);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.counters.storeErrors++;
+          this.failed(new CacheStoreError(operation, key, error), operation, key, probe);
+          resolve(FAILED);
+        },
+      );
+    });
+  }
+
+  /** Report a swallowed error to `onError` (whose own exceptions are ignored). */
+  report(error: CacheError, operation: string, key: string | undefined): void {
+    const hook = this.options.onError;
+    if (!hook) return;
+    const context: CacheErrorContext = { operation, key };
+    try {
+      hook(error, context);
+    } catch {
+      // A reporting hook must not break a request.
+    }
+  }
+
+  private succeeded(probe: boolean): void {
+    this.consecutiveFailures = 0;
+    if (probe || this.open) {
+      this.open = false;
+      this.probing = false;
+    }
+  }
+
+  private failed(error: CacheError, operation: StoreOperation, key: string | undefined, probe: boolean): void {
+    this.report(error, operation, key);
+    const breaker = this.options.breaker;
+    if (!breaker) return;
+    this.consecutiveFailures++;
+    if (probe || this.consecutiveFailures >= breaker.failures) {
+      this.open = true;
+      this.probing = false;
+      this.openedAt = Date.now();
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import { CacheOptionError } from '../errors.js';
+import { globToRegExp } from './glob.js';
+import type { CacheStore } from './types.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most entries kept; the least recently used is dropped first.
+   * @default 10000
+   */
+  maxEntries?: number;
+  /**
+   * Most bytes kept (entry bytes plus key length); the least recently used entries are dropped first.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Clock in milliseconds, for tests that drive time themselves.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+interface Slot {
+  value: Uint8Array;
+  expiresAt: number;
+  bytes: number;
+}
+
+/**
+ * A bounded, in-process LRU store with per-entry expiry: the embedded default when `withCache` is
+ * given no `store`. It serves one process only: use Redis to share a cache (and coalescing) across
+ * processes.
+ */
+export class MemoryStore implements CacheStore {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  private readonly now: () => number;
+  private readonly slots = new Map<string, Slot>();
+  private readonly indexes = new Map<string, Map<string, number>>();
+  private readonly leases = new Map<string, { token: string; expiresAt: number }>();
+  private bytes = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxEntries = positiveInteger('maxEntries', options.maxEntries, 10_000);
+    this.maxBytes = positiveInteger('maxBytes', options.maxBytes, 64 * 1024 * 1024);
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new CacheOptionError('now', options.now, 'a function returning milliseconds');
+    }
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Number of live entries (expired ones may be counted until they are next touched). */
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Bytes currently accounted for. */
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    return this.read(key);
+  }
+
+  /** Synchronous read: the bytes or `null`. Refreshes the entry's LRU position. */
+  read(key: string): Uint8Array | null {
+    const slot = this.slots.get(key);
+    if (!slot) return null;
+    if (slot.expiresAt <= this.now()) {
+      this.remove(key, slot);
+      return null;
+    }
+    // Move to the most recently used end.
+    this.slots.delete(key);
+    this.slots.set(key, slot);
+    return slot.value;
+  }
+
+  async set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
+    const now = this.now();
+    const expiresAt = now + ttlMs;
+    const bytes = value.byteLength + key.length * 2;
+    const old = this.slots.get(key);
+    if (old) this.remove(key, old);
+    if (bytes > this.maxBytes || ttlMs <= 0) return;
+    this.slots.set(key, { value, expiresAt, bytes });
+    this.bytes += bytes;
+    for (const indexKey of indexes) {
+      let members = this.indexes.get(indexKey);
+      if (!members) {
+        members = new Map();
+        this.indexes.set(indexKey, members);
+      }
+      for (const [member, memberExpiry] of members) if (memberExpiry <= now) members.delete(member);
+      members.set(key, expiresAt);
+    }
+    this.evictOverflow();
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    let removed = 0;
+    const now = this.now();
+    for (const key of keys) {
+      const slot = this.slots.get(key);
+      if (slot) {
+        if (slot.expiresAt > now) removed++;
+        this.remove(key, slot);
+      }
+    }
+    return removed;
+  }
+
+  async deleteIndexed(indexKeys: readonly string[]): Promise<number> {
+    const members = new Set<string>();
+    for (const indexKey of indexKeys) {
+      const index = this.indexes.get(indexKey);
+      if (!index) continue;
+      for (const member of index.keys()) members.add(member);
+      this.indexes.delete(indexKey);
+    }
+    return this.delete([...members]);
+  }
+
+  async deleteMatching(pattern: string): Promise<number> {
+    const re = globToRegExp(pattern);
+    let removed = 0;
+    const now = this.now();
+    for (const [key, slot] of [...this.slots]) {
+      if (!re.test(key)) continue;
+      if (slot.expiresAt > now) removed++;
+      this.remove(key, slot);
+    }
+    for (const key of [...this.indexes.keys()]) if (re.test(key)) this.indexes.delete(key);
+    for (const key of [...this.leases.keys()]) if (re.test(key)) this.leases.delete(key);
+    return removed;
+  }
+
+  async acquireLease(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const held = this.leases.get(key);
+    if (held && held.expiresAt > now) return false;
+    this.leases.set(key, { token, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    if (this.leases.get(key)?.token === token) this.leases.delete(key);
+  }
+
+  /** Drop everything. */
+  clear(): void {
+    this.slots.clear();
+    this.indexes.clear();
+    this.leases.clear();
+    this.bytes = 0;
+  }
+
+  private remove(key: string, slot: Slot): void {
+    this.slots.delete(key);
+    this.bytes -= slot.bytes;
+  }
+
+  private evictOverflow(): void {
+    if (this.slots.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
+    // Map iteration order is least recently used first.
+    for (const [key, slot] of this.slots) {
+      if (this.slots.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.remove(key, slot);
+    }
+  }
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new CacheOptionError(name, value, 'a positive integer');
+  }
+  return value;
+}

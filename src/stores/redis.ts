@@ -1,0 +1,146 @@
+import type { Cluster, Redis } from 'ioredis';
+import { CacheOptionError } from '../errors.js';
+import { INDEX_ADD, LEASE_RELEASE } from './scripts.js';
+import type { CacheStore } from './types.js';
+
+/** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
+export type IORedisClient = Redis | Cluster;
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Keys fetched per SCAN step when deleting by pattern (`clearCache`, `evict` with a pattern).
+   * @default 1000
+   */
+  scanCount?: number;
+}
+
+const DELETE_BATCH = 500;
+
+/** True for objects that look like an ioredis `Redis` or `Cluster` client. */
+export function isIORedisClient(value: unknown): value is IORedisClient {
+  const candidate = value as Partial<Redis> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.getBuffer === 'function' &&
+    typeof candidate.evalsha === 'function' &&
+    typeof candidate.status === 'string'
+  );
+}
+
+/**
+ * A {@link CacheStore} on an ioredis client you own (the cache never connects, quits or reconfigures it).
+ * Commands are only sent while the client is `ready`, so nothing piles up in ioredis' offline queue while
+ * Redis is away. Works with `Redis` (single node, Sentinel) and `Cluster`: every multi-key operation only
+ * touches keys that share one hash tag, and pattern deletes SCAN every master.
+ */
+export class RedisStore implements CacheStore {
+  readonly client: IORedisClient;
+  private readonly scanCount: number;
+  private readonly cluster: boolean;
+
+  constructor(client: IORedisClient, options: RedisStoreOptions = {}) {
+    if (!isIORedisClient(client)) throw new CacheOptionError('store', client, 'an ioredis Redis or Cluster client');
+    const keyPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix;
+    if (keyPrefix) {
+      throw new CacheOptionError(
+        'store',
+        `ioredis client with keyPrefix ${JSON.stringify(keyPrefix)}`,
+        'a client without keyPrefix (use the cache option "prefix" instead)',
+      );
+    }
+    const scanCount = options.scanCount ?? 1000;
+    if (!Number.isInteger(scanCount) || scanCount < 1) {
+      throw new CacheOptionError('scanCount', scanCount, 'a positive integer');
+    }
+    this.client = client;
+    this.scanCount = scanCount;
+    this.cluster = (client as { isCluster?: boolean }).isCluster === true;
+  }
+
+  isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  state(): string {
+    return this.client.status;
+  }
+
+  get(key: string): Promise<Uint8Array | null> {
+    return this.client.getBuffer(key);
+  }
+
+  async set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    // Sent back to back without waiting: one round trip on a single node; on a Cluster each command goes to
+    // its own slot's master (indexes live in their own hash-tag slots).
+    const writes: Promise<unknown>[] = [this.client.set(key, toBuffer(value), 'PX', ttl)];
+    for (const index of indexes) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
+    await Promise.all(writes);
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (this.cluster) {
+      const counts = await Promise.all(keys.map((key) => this.client.unlink(key)));
+      return counts.reduce((sum, n) => sum + n, 0);
+    }
+    let removed = 0;
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      removed += await this.client.unlink(...keys.slice(i, i + DELETE_BATCH));
+    }
+    return removed;
+  }
+
+  async deleteIndexed(indexKeys: readonly string[]): Promise<number> {
+    const members = new Set<string>();
+    for (const index of indexKeys) {
+      for (const member of await this.client.zrange(index, 0, -1)) members.add(member);
+    }
+    const removed = await this.delete([...members]);
+    await this.delete(indexKeys);
+    return removed;
+  }
+
+  async deleteMatching(pattern: string): Promise<number> {
+    const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async acquireLease(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const answer = await this.client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return answer === 'OK';
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await LEASE_RELEASE.run(this.client, [key], [token]);
+  }
+
+  private async deleteMatchingOn(node: Redis, pattern: string): Promise<number> {
+    let cursor = '0';
+    let removed = 0;
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
+      cursor = next;
+      if (keys.length === 0) continue;
+      if (this.cluster) {
+        // Keys of one node may still sit in different slots: one UNLINK each, pipelined on that node.
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.unlink(key);
+        for (const [error, count] of (await pipeline.exec()) ?? []) {
+          if (error) throw error;
+          removed += Number(count);
+        }
+      } else {
+        removed += await node.unlink(...keys);
+      }
+    } while (cursor !== '0');
+    return removed;
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,49 @@
+/**
+ * The storage contract. A store keeps opaque byte values with an expiry, plus "indexes": named sets of
+ * value keys (the variants of one request, the entries carrying one tag) that can be deleted together.
+ *
+ * Implementations: {@link RedisStore} (ioredis `Redis` or `Cluster`) and {@link MemoryStore}. Any object
+ * with these methods can be passed as `store`. Methods may reject; the cache treats every rejection as a
+ * miss (reads) or a dropped write, bounds every call by `storeTimeout`, and reports it to `onError`.
+ */
+export interface CacheStore {
+  /** The stored bytes, or `null` when the key does not exist (or has expired). */
+  get(key: string): Promise<Uint8Array | null>;
+
+  /**
+   * Store `value` under `key` for `ttlMs` milliseconds, overwriting whatever is there (of any type),
+   * and add `key` to every index in `indexes`. An index must not outlive its longest-lived member and
+   * must forget members whose entries have expired.
+   */
+  set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void>;
+
+  /** Delete these keys; resolves to how many existed. */
+  delete(keys: readonly string[]): Promise<number>;
+
+  /** Delete every live key listed in these indexes, and the indexes; resolves to how many keys existed. */
+  deleteIndexed(indexKeys: readonly string[]): Promise<number>;
+
+  /**
+   * Delete every key matching a Redis glob pattern (`*`, `?`, `[…]`, `\` escapes), incrementally
+   * (SCAN, never KEYS); resolves to how many were deleted.
+   */
+  deleteMatching(pattern: string): Promise<number>;
+
+  /**
+   * Take a short lease on `key` if nobody holds it: `SET key token NX PX ttlMs`. Resolves `true` when
+   * taken. Optional: a store without leases gets in-process coalescing only.
+   */
+  acquireLease?(key: string, token: string, ttlMs: number): Promise<boolean>;
+
+  /** Release a lease only if `token` still owns it (compare-and-delete). */
+  releaseLease?(key: string, token: string): Promise<void>;
+
+  /**
+   * `false` while the store cannot serve (e.g. the Redis client is reconnecting): calls are then not
+   * attempted at all, so nothing queues behind a dead connection. Omitted means always ready.
+   */
+  isReady?(): boolean;
+
+  /** A short state name for diagnostics (e.g. the ioredis client status). */
+  state?(): string;
+}
