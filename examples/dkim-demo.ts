@@ -39,7 +39,9 @@ const api = withCache(axios.create({ baseURL }), {
 });
 if (redis) await clearCache(api); // start cold, so the first call below is a miss
 
-console.log(`axios-redis-cache demo — store: ${redis ? `Redis at ${process.env.REDIS_URL}` : 'in-memory (set REDIS_URL for Redis)'}`);
+console.log(
+  `axios-redis-cache demo — store: ${redis ? `Redis at ${process.env.REDIS_URL}` : 'in-memory (set REDIS_URL for Redis)'}`,
+);
 console.log(`key service latency: ${KEY_SERVICE_LATENCY_MS} ms\n`);
 
 async function sign(label: string): Promise<void> {

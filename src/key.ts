@@ -11,7 +11,8 @@ import type { AxiosRequestConfig } from 'axios';
  *
  * `rid` is a 128-bit hash of the request itself (method, absolute URL, sorted query, body, or your own
  * `cache.key`); `vid` a 128-bit hash of the credential-bearing request parts (`varyHeaders`, `auth`,
- * URL user info), or `_` when there are none. `label` is readable: method, origin and path, never the
+ * URL user info) and of the body's representation (a non-text `responseType`, a non-UTF-8
+ * `responseEncoding`, `decompress: false`), or `_` when there are none. `label` is readable: method, origin and path, never the
  * query string nor credentials.
  */
 export interface RequestKeys {
@@ -24,8 +25,21 @@ export interface RequestKeys {
 /** The part of a request config the key depends on. */
 type KeyedConfig = Pick<
   AxiosRequestConfig,
-  'method' | 'url' | 'baseURL' | 'allowAbsoluteUrls' | 'params' | 'data' | 'headers' | 'auth'
+  | 'method'
+  | 'url'
+  | 'baseURL'
+  | 'allowAbsoluteUrls'
+  | 'params'
+  | 'data'
+  | 'headers'
+  | 'auth'
+  | 'responseType'
+  | 'responseEncoding'
+  | 'decompress'
 >;
+
+/** Response types whose raw body is the same text (axios' adapters hand back a string for each). */
+const TEXT_RESPONSE_TYPES: ReadonlySet<unknown> = new Set([undefined, 'json', 'text']);
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 const HASH_CHARS = 22; // 22 base64url characters = 132 bits
@@ -149,6 +163,11 @@ function varyId(config: KeyedConfig, url: URL, varyHeaders: readonly string[]): 
   }
   if (config.auth) parts.push(`auth:${config.auth.username}:${config.auth.password}`);
   if (url.username || url.password) parts.push(`userinfo:${url.username}:${url.password}`);
+  // The raw body differs by representation: a string for json/text, bytes for arraybuffer, a Blob…
+  if (!TEXT_RESPONSE_TYPES.has(config.responseType)) parts.push(`type:${String(config.responseType)}`);
+  const encoding = config.responseEncoding?.toLowerCase();
+  if (encoding && encoding !== 'utf8' && encoding !== 'utf-8') parts.push(`encoding:${encoding}`);
+  if (config.decompress === false) parts.push('raw');
   return parts.length === 0 ? '_' : hash128('vary', ...parts);
 }
 

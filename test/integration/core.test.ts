@@ -71,7 +71,12 @@ describe('hits, misses and expiry (counted at the upstream)', () => {
   it('keys params in any order to the same entry', async () => {
     await api.get('/q?b=2&a=1');
     const second = await api.get('/q', { params: { a: 1, b: 2 } });
-    const third = await api.get('/q', { params: new URLSearchParams([['b', '2'], ['a', '1']]) });
+    const third = await api.get('/q', {
+      params: new URLSearchParams([
+        ['b', '2'],
+        ['a', '1'],
+      ]),
+    });
     expect(second.cache.status).toBe('hit');
     expect(third.cache.status).toBe('hit');
     expect(upstream.calls('/q')).toBe(1);
@@ -266,5 +271,21 @@ describe('eviction', () => {
     expect((await api.get('/c/1')).cache.status).toBe('miss');
     // A prefix that merely starts with ours is still ours: "t1:" clears "t1:other:x..." too. Use distinct prefixes.
     await redis.del('foreign:key');
+  });
+});
+
+describe('representations', () => {
+  it('keeps text and arraybuffer answers of one URL apart, and evicts both', async () => {
+    const text = await api.get('/doc');
+    const bytes = await api.get('/doc', { responseType: 'arraybuffer' });
+    expect(typeof text.data).toBe('object');
+    expect(Buffer.isBuffer(bytes.data)).toBe(true);
+    expect(bytes.cache.status).toBe('miss');
+    const bytesHit = await api.get('/doc', { responseType: 'arraybuffer' });
+    const textHit = await api.get('/doc', { responseType: 'json' });
+    expect(Buffer.isBuffer(bytesHit.data)).toBe(true);
+    expect(textHit.data).toEqual(text.data);
+    expect([bytesHit.cache.status, textHit.cache.status]).toEqual(['hit', 'hit']);
+    expect(await evict(api, '/doc')).toBe(2);
   });
 });
