@@ -25,6 +25,8 @@ interface Slot {
   value: Uint8Array;
   expiresAt: number;
   bytes: number;
+  /** The indexes listing this key, so that dropping the entry also drops it from them. */
+  indexes: readonly string[];
 }
 
 /**
@@ -85,7 +87,7 @@ export class MemoryStore implements CacheStore {
     const old = this.slots.get(key);
     if (old) this.remove(key, old);
     if (bytes > this.maxBytes || ttlMs <= 0) return;
-    this.slots.set(key, { value, expiresAt, bytes });
+    this.slots.set(key, { value, expiresAt, bytes, indexes: [...indexes] });
     this.bytes += bytes;
     for (const indexKey of indexes) {
       let members = this.indexes.get(indexKey);
@@ -93,7 +95,6 @@ export class MemoryStore implements CacheStore {
         members = new Map();
         this.indexes.set(indexKey, members);
       }
-      for (const [member, memberExpiry] of members) if (memberExpiry <= now) members.delete(member);
       members.set(key, expiresAt);
     }
     this.evictOverflow();
@@ -157,9 +158,20 @@ export class MemoryStore implements CacheStore {
     this.bytes = 0;
   }
 
+  /** Number of indexes held (each lists at least one stored entry). */
+  get indexCount(): number {
+    return this.indexes.size;
+  }
+
   private remove(key: string, slot: Slot): void {
     this.slots.delete(key);
     this.bytes -= slot.bytes;
+    for (const indexKey of slot.indexes) {
+      const members = this.indexes.get(indexKey);
+      if (!members) continue;
+      members.delete(key);
+      if (members.size === 0) this.indexes.delete(indexKey);
+    }
   }
 
   private evictOverflow(): void {
