@@ -11,6 +11,11 @@ export interface Flight<T> {
   settled: boolean;
   /** Aborts the upstream call; created by the work when it goes upstream. */
   controller: AbortController | null;
+  /**
+   * What a caller whose own `timeout` passes gets instead of the timeout error (a stale entry allowed by
+   * stale-if-error), when the work has found one.
+   */
+  fallback: T | null;
 }
 
 /** The in-flight map: key → flight. An entry is removed the moment its flight settles. */
@@ -31,6 +36,7 @@ export class FlightMap<T> {
       waiters: 0,
       settled: false,
       controller: null,
+      fallback: null,
     };
     this.flights.set(key, flight);
     const done = () => {
@@ -63,11 +69,12 @@ export function waitForFlight<T>(flight: Flight<T>, config: InternalAxiosRequest
   flight.waiters++;
   return new Promise<T>((resolve, reject) => {
     let finished = false;
-    const stopWatching = watchCaller(config, (reason) => {
+    const stopWatching = watchCaller(config, (reason, timedOut) => {
       if (finished) return;
       finished = true;
       leave();
-      reject(reason);
+      if (timedOut && flight.fallback !== null) resolve(flight.fallback);
+      else reject(reason);
     });
     const leave = () => {
       stopWatching();
@@ -107,15 +114,18 @@ interface SignalLike {
  * Call `onGiveUp` with an axios-shaped error when the caller's signal aborts, its cancel token fires, or
  * its `timeout` passes. Returns a function that stops watching (clears the timer, removes listeners).
  */
-export function watchCaller(config: InternalAxiosRequestConfig, onGiveUp: (reason: unknown) => void): () => void {
+export function watchCaller(
+  config: InternalAxiosRequestConfig,
+  onGiveUp: (reason: unknown, timedOut: boolean) => void,
+): () => void {
   const signal = config.signal as SignalLike | undefined;
   const token = config.cancelToken as CancelTokenLike | undefined;
   const timeoutMs = typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : 0;
   if (!signal && !token && !timeoutMs) return noop;
 
   let timer: NodeJS.Timeout | undefined;
-  const onAbort = () => onGiveUp(new CanceledError(undefined, config));
-  const onCancel = (reason: unknown) => onGiveUp(reason ?? new CanceledError(undefined, config));
+  const onAbort = () => onGiveUp(new CanceledError(undefined, config), false);
+  const onCancel = (reason: unknown) => onGiveUp(reason ?? new CanceledError(undefined, config), false);
   if (signal?.aborted) {
     queueMicrotask(onAbort);
   } else {
@@ -124,7 +134,7 @@ export function watchCaller(config: InternalAxiosRequestConfig, onGiveUp: (reaso
   if (token?.reason) queueMicrotask(() => onCancel(token.reason));
   token?.subscribe?.(onCancel);
   if (timeoutMs) {
-    timer = setTimeout(() => onGiveUp(timeoutError(config, timeoutMs)), timeoutMs);
+    timer = setTimeout(() => onGiveUp(timeoutError(config, timeoutMs), true), timeoutMs);
   }
   return () => {
     if (timer) clearTimeout(timer);

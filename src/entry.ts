@@ -14,6 +14,8 @@ export interface Entry {
   createdAt: number;
   /** Fresh until (ms since epoch). */
   freshUntil: number;
+  /** How long the upstream took to answer (ms): δ of the early-refresh formula. */
+  fetchMs: number;
   tags: readonly string[];
   bodyKind: BodyKind;
   /** Content type of a Blob body. */
@@ -53,6 +55,7 @@ export function encodeEntry(entry: Entry): Buffer {
       h: entry.headers,
       c: entry.createdAt,
       f: entry.freshUntil,
+      d: entry.fetchMs,
       g: entry.tags,
       k: entry.bodyKind,
       b: entry.blobType,
@@ -87,7 +90,7 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
   } catch {
     throw new CacheEntryError('metadata is not JSON', key);
   }
-  const { s, t, h, c, f, g, k, b, n } = meta;
+  const { s, t, h, c, f, d, g, k, b, n } = meta;
   if (
     typeof s !== 'number' ||
     typeof t !== 'string' ||
@@ -95,6 +98,7 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
     h === null ||
     typeof c !== 'number' ||
     typeof f !== 'number' ||
+    typeof d !== 'number' ||
     !Array.isArray(g) ||
     typeof k !== 'string' ||
     !BODY_KINDS.has(k) ||
@@ -113,6 +117,7 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
     headers: h as Record<string, string | string[]>,
     createdAt: c,
     freshUntil: f,
+    fetchMs: d,
     tags: g as string[],
     bodyKind: k as BodyKind,
     blobType: b,

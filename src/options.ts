@@ -85,6 +85,38 @@ export interface CacheOptions {
    */
   coalesce?: boolean;
   /**
+   * Seconds past freshness during which a stale entry is served at once (`response.cache.status` is
+   * `'stale'`) while one background refresh, for the whole fleet, fetches a new one.
+   * @default 0 (off)
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Seconds past freshness during which a stale entry is served instead of an upstream failure (network
+   * error, timeout, 5xx).
+   * @default 0 (off)
+   */
+  staleIfError?: number;
+  /**
+   * Milliseconds a fill lease lasts: on a miss, one process fleet-wide takes the lease and calls upstream;
+   * the others wait for its entry. If the holder dies, the lease expires after this long and another
+   * process takes over. Set it above your upstream's slowest normal answer.
+   * @default 5000
+   */
+  lockTtl?: number;
+  /**
+   * Milliseconds a request waits for another process's fill before calling upstream itself. Each request's
+   * own `timeout` and `signal` still apply.
+   * @default 6000 (a little over `lockTtl`, so that a dead holder's lease runs out first)
+   */
+  lockWait?: number;
+  /**
+   * Probabilistic early refresh ("XFetch", Vattani et al., VLDB 2015): a hit triggers one background
+   * refresh when `now − δ·β·ln(random()) ≥ expiry`, δ being how long the last fetch took. `β` is this
+   * value; `1` is the paper's default, larger refreshes earlier; `0` turns it off.
+   * @default 0 (off)
+   */
+  earlyRefresh?: number;
+  /**
    * `true`: this is a shared cache (one entry may serve many users of the service), so responses marked
    * `Cache-Control: private` are not stored. `false`: a private cache; `private` responses are stored.
    * `no-store` responses are never stored.
@@ -128,10 +160,21 @@ export interface RequestCacheOptions {
    */
   refresh?: boolean;
   /**
-   * Share one upstream call with identical concurrent requests.
+   * Share one upstream call with identical concurrent requests, in this process and (with Redis) across
+   * the fleet.
    * @default the instance's `coalesce`
    */
   coalesce?: boolean;
+  /**
+   * Seconds a stale entry may be served while it is refreshed in the background.
+   * @default the instance's `staleWhileRevalidate`
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Seconds a stale entry may be served instead of an upstream failure.
+   * @default the instance's `staleIfError`
+   */
+  staleIfError?: number;
 }
 
 /** Options after validation, with defaults applied. */
@@ -145,6 +188,11 @@ export interface ResolvedOptions {
   maxEntryBytes: number;
   storeTimeoutMs: number;
   coalesce: boolean;
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
+  lockTtlMs: number;
+  lockWaitMs: number;
+  earlyRefresh: number;
   shared: boolean;
   breaker: { failures: number; cooldownMs: number } | null;
   onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
@@ -163,6 +211,11 @@ export const DEFAULTS = {
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
   coalesce: true,
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  lockTtl: 5000,
+  lockWait: 6000,
+  earlyRefresh: 0,
   shared: true,
   breaker: { failures: 5, cooldown: 2000 },
 } as const;
@@ -177,12 +230,25 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'maxEntryBytes',
   'storeTimeout',
   'coalesce',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'lockTtl',
+  'lockWait',
+  'earlyRefresh',
   'shared',
   'breaker',
   'onError',
 ]);
 
-const REQUEST_KEYS: ReadonlySet<string> = new Set(['ttl', 'key', 'tags', 'refresh', 'coalesce']);
+const REQUEST_KEYS: ReadonlySet<string> = new Set([
+  'ttl',
+  'key',
+  'tags',
+  'refresh',
+  'coalesce',
+  'staleWhileRevalidate',
+  'staleIfError',
+]);
 
 /** Validate `withCache` options eagerly and apply defaults. Throws {@link CacheOptionError}. */
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -204,6 +270,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     storeTimeoutMs:
       o.storeTimeout === undefined ? DEFAULTS.storeTimeout : positiveNumber('storeTimeout', o.storeTimeout),
     coalesce: o.coalesce === undefined ? DEFAULTS.coalesce : boolean('coalesce', o.coalesce),
+    staleWhileRevalidateMs: windowMs('staleWhileRevalidate', o.staleWhileRevalidate) ?? 0,
+    staleIfErrorMs: windowMs('staleIfError', o.staleIfError) ?? 0,
+    lockTtlMs: o.lockTtl === undefined ? DEFAULTS.lockTtl : positiveNumber('lockTtl', o.lockTtl),
+    lockWaitMs: o.lockWait === undefined ? DEFAULTS.lockWait : nonNegativeNumber('lockWait', o.lockWait),
+    earlyRefresh:
+      o.earlyRefresh === undefined ? DEFAULTS.earlyRefresh : nonNegativeNumber('earlyRefresh', o.earlyRefresh),
     shared: o.shared === undefined ? DEFAULTS.shared : boolean('shared', o.shared),
     breaker: breakerOption(o.breaker),
     onError: o.onError === undefined ? undefined : fn('onError', o.onError),
@@ -217,6 +289,8 @@ export interface ResolvedRequestOptions {
   tags: readonly string[];
   refresh: boolean;
   coalesce: boolean | undefined;
+  staleWhileRevalidateMs: number | undefined;
+  staleIfErrorMs: number | undefined;
 }
 
 const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
@@ -225,6 +299,8 @@ const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
   tags: Object.freeze([]) as readonly string[],
   refresh: false,
   coalesce: undefined,
+  staleWhileRevalidateMs: undefined,
+  staleIfErrorMs: undefined,
 });
 
 /**
@@ -242,6 +318,8 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
     tags: o.tags === undefined ? NO_REQUEST_OPTIONS.tags : stringList('cache.tags', o.tags, true),
     refresh: o.refresh === undefined ? false : boolean('cache.refresh', o.refresh),
     coalesce: o.coalesce === undefined ? undefined : boolean('cache.coalesce', o.coalesce),
+    staleWhileRevalidateMs: windowMs('cache.staleWhileRevalidate', o.staleWhileRevalidate),
+    staleIfErrorMs: windowMs('cache.staleIfError', o.staleIfError),
   };
 }
 
@@ -316,6 +394,19 @@ function positiveNumber(name: string, value: unknown): number {
     throw new CacheOptionError(name, value, 'a positive finite number');
   }
   return value;
+}
+
+function nonNegativeNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new CacheOptionError(name, value, 'a finite number of at least 0');
+  }
+  return value;
+}
+
+/** A window in seconds (0 allowed) converted to milliseconds, or `undefined` when not given. */
+function windowMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  return Math.round(nonNegativeNumber(name, value) * 1000);
 }
 
 function positiveInteger(name: string, value: unknown): number {

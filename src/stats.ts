@@ -6,8 +6,10 @@ export interface CacheStats {
   staleHits: number;
   /** Requests that went upstream themselves. */
   misses: number;
-  /** Requests that shared another request's upstream call. */
+  /** Requests that shared another request's upstream call (in this process or, with Redis, another). */
   coalesced: number;
+  /** Background refreshes started (stale-while-revalidate, early refresh). */
+  refreshes: number;
   /** Requests that did not use the cache. */
   bypasses: number;
   /** Store calls that failed (including "not ready"). */
@@ -33,6 +35,7 @@ export function newCounters(): Counters {
     staleHits: 0,
     misses: 0,
     coalesced: 0,
+    refreshes: 0,
     bypasses: 0,
     storeErrors: 0,
     storeTimeouts: 0,

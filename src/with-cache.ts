@@ -1,8 +1,9 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { type CacheState, createCachingAdapter } from './adapter.js';
+import { createCachingAdapter } from './adapter.js';
 import { FlightMap } from './coalesce.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
 import { type CacheOptions, resolveOptions } from './options.js';
+import type { CacheState } from './state.js';
 import { type CacheStats, newCounters } from './stats.js';
 import { StoreGuard } from './store-guard.js';
 import type { CacheStore } from './stores/types.js';
@@ -27,6 +28,7 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     base: axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig),
     guard: new StoreGuard(resolved.store, resolved, counters),
     flights: new FlightMap(),
+    refreshing: new Set(),
     counters,
   };
   instance.defaults.adapter = createCachingAdapter(state);

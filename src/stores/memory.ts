@@ -1,6 +1,6 @@
 import { CacheOptionError } from '../errors.js';
 import { globToRegExp } from './glob.js';
-import type { CacheStore } from './types.js';
+import { type CacheStore, type LeaseState, UNCACHEABLE_MARKER } from './types.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -138,16 +138,18 @@ export class MemoryStore implements CacheStore {
     return removed;
   }
 
-  async acquireLease(key: string, token: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
     const now = this.now();
     const held = this.leases.get(key);
-    if (held && held.expiresAt > now) return false;
+    if (held && held.expiresAt > now) return held.token === UNCACHEABLE_MARKER ? 'uncacheable' : 'held';
     this.leases.set(key, { token, expiresAt: now + ttlMs });
-    return true;
+    return 'acquired';
   }
 
-  async releaseLease(key: string, token: string): Promise<void> {
-    if (this.leases.get(key)?.token === token) this.leases.delete(key);
+  async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
+    if (this.leases.get(key)?.token !== token) return;
+    if (uncacheableMs > 0) this.leases.set(key, { token: UNCACHEABLE_MARKER, expiresAt: this.now() + uncacheableMs });
+    else this.leases.delete(key);
   }
 
   /** Drop everything. */

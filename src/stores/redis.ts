@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
-import { INDEX_ADD, LEASE_RELEASE } from './scripts.js';
-import type { CacheStore } from './types.js';
+import { INDEX_ADD, LEASE_ACQUIRE, LEASE_RELEASE } from './scripts.js';
+import { type CacheStore, type LeaseState, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
 export type IORedisClient = Redis | Cluster;
@@ -109,13 +109,17 @@ export class RedisStore implements CacheStore {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  async acquireLease(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const answer = await this.client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
-    return answer === 'OK';
+  async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
+    const answer = await LEASE_ACQUIRE.run(
+      this.client,
+      [key],
+      [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
+    );
+    return answer === 'acquired' || answer === 'uncacheable' ? answer : 'held';
   }
 
-  async releaseLease(key: string, token: string): Promise<void> {
-    await LEASE_RELEASE.run(this.client, [key], [token]);
+  async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
+    await LEASE_RELEASE.run(this.client, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
   }
 
   private async deleteMatchingOn(node: Redis, pattern: string): Promise<number> {

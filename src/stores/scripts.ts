@@ -39,8 +39,30 @@ redis.call('PEXPIREAT', KEYS[1], top[2])
 return 1
 `);
 
-/** Compare-and-delete a lease. KEYS[1] lease; ARGV[1] token. */
+/**
+ * Take a fill lease if it is free. KEYS[1] lease; ARGV[1] token; ARGV[2] TTL (ms); ARGV[3] the
+ * "uncacheable" marker. Returns 'acquired', 'held' or 'uncacheable'.
+ */
+export const LEASE_ACQUIRE = new LuaScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'acquired'
+end
+if v == ARGV[3] then return 'uncacheable' end
+return 'held'
+`);
+
+/**
+ * Release a lease only if the token still owns it: delete it, or (ARGV[2] > 0) replace it with the
+ * "uncacheable" marker ARGV[3] for ARGV[2] ms. KEYS[1] lease; ARGV[1] token.
+ */
 export const LEASE_RELEASE = new LuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
 `);

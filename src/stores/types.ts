@@ -6,6 +6,12 @@
  * with these methods can be passed as `store`. Methods may reject; the cache treats every rejection as a
  * miss (reads) or a dropped write, bounds every call by `storeTimeout`, and reports it to `onError`.
  */
+/** The answer of {@link CacheStore.acquireLease}. */
+export type LeaseState = 'acquired' | 'held' | 'uncacheable';
+
+/** The value a lease key holds after a fill whose answer could not be stored ("hit-for-miss"). */
+export const UNCACHEABLE_MARKER = '!uncacheable';
+
 export interface CacheStore {
   /** The stored bytes, or `null` when the key does not exist (or has expired). */
   get(key: string): Promise<Uint8Array | null>;
@@ -30,13 +36,18 @@ export interface CacheStore {
   deleteMatching(pattern: string): Promise<number>;
 
   /**
-   * Take a short lease on `key` if nobody holds it: `SET key token NX PX ttlMs`. Resolves `true` when
-   * taken. Optional: a store without leases gets in-process coalescing only.
+   * Try to take the fill lease `key` for `ttlMs` (`SET key token NX PX ttlMs`). Resolves `'acquired'`
+   * when taken, `'held'` when another caller holds it, `'uncacheable'` when the key holds the
+   * {@link UNCACHEABLE_MARKER} left by a holder whose answer could not be stored. Optional: a store
+   * without leases gets in-process coalescing only.
    */
-  acquireLease?(key: string, token: string, ttlMs: number): Promise<boolean>;
+  acquireLease?(key: string, token: string, ttlMs: number): Promise<LeaseState>;
 
-  /** Release a lease only if `token` still owns it (compare-and-delete). */
-  releaseLease?(key: string, token: string): Promise<void>;
+  /**
+   * Release a lease only if `token` still owns it (compare-and-delete). With `uncacheableMs > 0`, replace
+   * it by the {@link UNCACHEABLE_MARKER} for that long instead, so that waiters stop waiting at once.
+   */
+  releaseLease?(key: string, token: string, uncacheableMs?: number): Promise<void>;
 
   /**
    * `false` while the store cannot serve (e.g. the Redis client is reconnecting): calls are then not

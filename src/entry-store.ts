@@ -1,0 +1,77 @@
+import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
+import type { CacheEntryError } from './errors.js';
+import { type RequestKeys, tagIndexKey } from './key.js';
+import type { ResolvedRequestOptions } from './options.js';
+import type { ResponseHead } from './replay.js';
+import type { CacheState } from './state.js';
+import { FAILED } from './store-guard.js';
+
+/** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
+export async function readEntry(state: CacheState, keys: RequestKeys): Promise<Entry | null> {
+  const raw = await state.guard.call('get', keys.label, (store) => store.get(keys.entry));
+  if (raw === FAILED || raw === null) return null;
+  try {
+    return decodeEntry(raw, keys.label);
+  } catch (error) {
+    state.counters.badEntries++;
+    state.guard.report(error as CacheEntryError, 'get', keys.label);
+    return null;
+  }
+}
+
+/** Extra time an entry is kept in the store past freshness: the longest stale window that may use it. */
+export function staleWindowMs(state: CacheState, request: ResolvedRequestOptions): number {
+  return Math.max(
+    request.staleWhileRevalidateMs ?? state.options.staleWhileRevalidateMs,
+    request.staleIfErrorMs ?? state.options.staleIfErrorMs,
+  );
+}
+
+/**
+ * Store an upstream answer if it may be stored (status, Cache-Control, body type, size). Resolves to
+ * whether it was stored. Never rejects.
+ */
+export async function writeEntry(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  head: ResponseHead,
+  data: unknown,
+  createdAt: number,
+  fetchMs: number,
+): Promise<boolean> {
+  const { options, guard } = state;
+  if (!options.isStorableStatus(head.status)) return false;
+  const directives = cacheControl(head.headers['cache-control']);
+  if (directives.has('no-store') || (options.shared && directives.has('private'))) return false;
+  const body = await bodyToBytes(data);
+  if (!body) return false;
+  const ttlMs = request.ttlMs ?? options.ttlMs;
+  const bytes = encodeEntry({
+    ...head,
+    headers: { ...head.headers },
+    createdAt,
+    freshUntil: createdAt + ttlMs,
+    fetchMs,
+    tags: request.tags,
+    bodyKind: body.kind,
+    blobType: body.blobType,
+    body: body.bytes,
+  });
+  if (bytes.length > options.maxEntryBytes) return false;
+  const indexes = [keys.variants];
+  for (const tag of request.tags) indexes.push(tagIndexKey(options.prefix, tag));
+  const keepMs = ttlMs + staleWindowMs(state, request);
+  const result = await guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes));
+  return result !== FAILED;
+}
+
+function cacheControl(value: string | string[] | undefined): Set<string> {
+  const directives = new Set<string>();
+  if (!value) return directives;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = part.split('=')[0]?.trim().toLowerCase();
+    if (name) directives.add(name);
+  }
+  return directives;
+}

@@ -1,0 +1,114 @@
+import { CanceledError, type InternalAxiosRequestConfig } from 'axios';
+import type { Flight } from './coalesce.js';
+import type { Entry } from './entry.js';
+import { plainHeaders, storableHeaders } from './entry.js';
+import { readEntry, writeEntry } from './entry-store.js';
+import { coordinateFill, type HeldLease, releaseFill } from './fleet.js';
+import type { RequestKeys } from './key.js';
+import type { ResolvedRequestOptions } from './options.js';
+import { entryOutcome, handOut, type Outcome } from './outcome.js';
+import type { ResponseHead } from './replay.js';
+import { revalidate } from './revalidate.js';
+import type { CacheState } from './state.js';
+import { callUpstream, detachedConfig } from './upstream.js';
+
+/**
+ * Produce the answer to a request: from the store (fresh, or stale within a window), from another
+ * process's fill (fleet coalescing), or from upstream (then stored). Never rejects: failures become an
+ * `error` outcome. `flight` is the in-process flight this fill serves, or `null` when coalescing is off.
+ */
+export async function fill(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+  flight: Flight<Outcome> | null,
+): Promise<Outcome> {
+  const { options } = state;
+  const staleIfErrorMs = request.staleIfErrorMs ?? options.staleIfErrorMs;
+  let stale: Entry | null = null;
+
+  if (!request.refresh) {
+    const entry = await readEntry(state, keys);
+    if (entry) {
+      const now = Date.now();
+      if (now < entry.freshUntil) {
+        if (options.earlyRefresh > 0 && refreshEarly(entry, now, options.earlyRefresh)) {
+          revalidate(state, keys, request, config);
+        }
+        return entryOutcome(entry, 'store');
+      }
+      if (now < entry.freshUntil + (request.staleWhileRevalidateMs ?? options.staleWhileRevalidateMs)) {
+        revalidate(state, keys, request, config);
+        return entryOutcome(entry, 'stale');
+      }
+      if (now < entry.freshUntil + staleIfErrorMs) {
+        stale = entry;
+        // A caller whose own timeout passes while we fetch gets this copy instead of the timeout error.
+        if (flight) flight.fallback = entryOutcome(entry, 'stale');
+      }
+    }
+  }
+
+  let lease: HeldLease | null = null;
+  if (flight && !request.refresh) {
+    if (flight.waiters === 0) return abandoned(config);
+    const plan = await coordinateFill(state, keys, flight);
+    if (plan.kind === 'entry') return entryOutcome(plan.entry, 'fleet');
+    lease = plan.lease;
+  }
+
+  let upstreamConfig = config;
+  if (flight) {
+    // Everyone who wanted this answer has already given up: do not call upstream for nobody.
+    if (flight.waiters === 0) {
+      if (lease) void releaseFill(state, keys, lease, false);
+      return abandoned(config);
+    }
+    // The shared call belongs to no single caller: it runs until every waiter has left (each waiter
+    // applies its own signal and timeout to its wait).
+    const controller = new AbortController();
+    flight.controller = controller;
+    upstreamConfig = detachedConfig(config, { signal: controller.signal, timeout: 0 });
+  }
+
+  const result = await callUpstream(state, upstreamConfig);
+  const failed = !result.ok || result.response.status >= 500;
+  if (failed && stale && Date.now() < stale.freshUntil + staleIfErrorMs) {
+    if (lease) void releaseFill(state, keys, lease, true);
+    return entryOutcome(stale, 'stale');
+  }
+  if (!result.ok) {
+    if (lease) void releaseFill(state, keys, lease, false);
+    return { kind: 'error', error: result.error };
+  }
+
+  const { response } = result;
+  const createdAt = Date.now();
+  const upstreamHeaders = plainHeaders(response.headers);
+  const head: ResponseHead = {
+    status: response.status,
+    statusText: response.statusText,
+    headers: storableHeaders(upstreamHeaders),
+  };
+  const stored = await writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs);
+  if (lease) void releaseFill(state, keys, lease, stored);
+  return {
+    kind: 'response',
+    source: 'upstream',
+    head,
+    upstreamHeaders,
+    body: handOut(response.data),
+    createdAt,
+    request: response.request,
+  };
+}
+
+/** XFetch: refresh early with a probability that grows as expiry nears, scaled by the last fetch time. */
+function refreshEarly(entry: Entry, now: number, beta: number): boolean {
+  return now - entry.fetchMs * beta * Math.log(Math.random()) >= entry.freshUntil;
+}
+
+function abandoned(config: InternalAxiosRequestConfig): Outcome {
+  return { kind: 'error', error: new CanceledError(undefined, config) };
+}

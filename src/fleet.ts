@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import type { Flight } from './coalesce.js';
+import type { Entry } from './entry.js';
+import { readEntry } from './entry-store.js';
+import type { RequestKeys } from './key.js';
+import type { Outcome } from './outcome.js';
+import type { CacheState } from './state.js';
+
+/** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
+export const UNCACHEABLE_MARKER_MS = 1000;
+const FIRST_POLL_MS = 5;
+const MAX_POLL_MS = 20;
+
+/** A fill lease this process holds. */
+export interface HeldLease {
+  token: string;
+}
+
+/** What to do after coordinating with the fleet. */
+export type FillPlan =
+  | { kind: 'entry'; entry: Entry } // another process filled it meanwhile
+  | { kind: 'fetch'; lease: HeldLease | null }; // fetch: as the lease holder, or on our own
+
+/**
+ * Fleet-wide single flight. Take the fill lease (`SET NX PX lockTtl` on the request's lease key); if
+ * another process holds it, poll for its entry (5 ms, growing to 20 ms) until it appears, the lease is
+ * released or expires (then take it over), an "uncacheable" marker says to go upstream at once, or
+ * `lockWait` runs out (go upstream without a lease). Store trouble at any point means "fetch on our own".
+ */
+export async function coordinateFill(
+  state: CacheState,
+  keys: RequestKeys,
+  flight: Flight<Outcome> | null,
+): Promise<FillPlan> {
+  const store = state.guard.store;
+  if (!store.acquireLease) return { kind: 'fetch', lease: null };
+  const token = randomBytes(12).toString('base64url');
+  const acquire = () =>
+    state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));
+
+  let lease = await acquire();
+  const deadline = Date.now() + state.options.lockWaitMs;
+  let pollMs = FIRST_POLL_MS;
+  while (lease === 'held') {
+    const left = deadline - Date.now();
+    if (left <= 0 || (flight && flight.waiters === 0)) return { kind: 'fetch', lease: null };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, left)));
+    pollMs = Math.min(MAX_POLL_MS, pollMs * 1.5);
+    const entry = await readEntry(state, keys);
+    if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
+    lease = await acquire();
+  }
+  if (lease !== 'acquired') return { kind: 'fetch', lease: null }; // FAILED or 'uncacheable'
+
+  // Another process may have stored the entry and released its lease between our read and our acquire.
+  const entry = await readEntry(state, keys);
+  if (entry && entry.freshUntil > Date.now()) {
+    await releaseFill(state, keys, { token }, true);
+    return { kind: 'entry', entry };
+  }
+  return { kind: 'fetch', lease: { token } };
+}
+
+/**
+ * Release a held lease. When the answer was not stored, leave the "uncacheable" marker for a moment so
+ * that waiting processes go upstream at once instead of waiting out the lease (hit-for-miss).
+ */
+export async function releaseFill(
+  state: CacheState,
+  keys: RequestKeys,
+  lease: HeldLease,
+  stored: boolean,
+): Promise<void> {
+  const store = state.guard.store;
+  if (!store.releaseLease) return;
+  await state.guard.call('release', keys.label, (s) =>
+    s.releaseLease!(keys.lease, lease.token, stored ? 0 : UNCACHEABLE_MARKER_MS),
+  );
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { InternalAxiosRequestConfig } from 'axios';
+import { plainHeaders, storableHeaders } from './entry.js';
+import { writeEntry } from './entry-store.js';
+import type { RequestKeys } from './key.js';
+import type { ResolvedRequestOptions } from './options.js';
+import type { CacheState } from './state.js';
+import { callUpstream, detachedConfig } from './upstream.js';
+
+/**
+ * Refresh an entry in the background (stale-while-revalidate, early refresh): at most one refresh per key
+ * in this process, and — through the fill lease — one for the whole fleet. A failed refresh leaves the
+ * stored copy as it was. Never rejects.
+ */
+export function revalidate(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+): void {
+  if (state.refreshing.has(keys.entry)) return;
+  state.refreshing.add(keys.entry);
+  refresh(state, keys, request, config)
+    .catch(() => {})
+    .finally(() => state.refreshing.delete(keys.entry));
+}
+
+async function refresh(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+): Promise<void> {
+  const { guard, options } = state;
+  const token = randomBytes(12).toString('base64url');
+  const leased = guard.store.acquireLease !== undefined;
+  if (leased) {
+    const lease = await guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs));
+    if (lease !== 'acquired') return; // another process is refreshing it (or the store is unwell)
+  }
+  state.counters.refreshes++;
+  try {
+    // Nobody waits for this call: bound it by the triggering request's timeout, or by the lease.
+    const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockTtlMs;
+    const result = await callUpstream(state, detachedConfig(config, { timeout }));
+    if (!result.ok || result.response.status >= 500) return;
+    const { response } = result;
+    const head = {
+      status: response.status,
+      statusText: response.statusText,
+      headers: storableHeaders(plainHeaders(response.headers)),
+    };
+    await writeEntry(state, keys, request, head, response.data, Date.now(), result.fetchMs);
+  } finally {
+    if (leased) await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
+  }
+}

@@ -1,0 +1,19 @@
+import type { AxiosAdapter } from 'axios';
+import type { FlightMap } from './coalesce.js';
+import type { ResolvedOptions } from './options.js';
+import type { Outcome } from './outcome.js';
+import type { Counters } from './stats.js';
+import type { StoreGuard } from './store-guard.js';
+
+/** Everything one cached instance holds. */
+export interface CacheState {
+  readonly options: ResolvedOptions;
+  /** The instance's own adapter, resolved once by `withCache`. */
+  readonly base: AxiosAdapter;
+  readonly guard: StoreGuard;
+  /** In-process fills by key (single flight). */
+  readonly flights: FlightMap<Outcome>;
+  /** Keys with a background refresh running in this process. */
+  readonly refreshing: Set<string>;
+  readonly counters: Counters;
+}
