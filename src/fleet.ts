@@ -5,6 +5,7 @@ import { readEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
+import { FAILED } from './store-guard.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;
@@ -25,7 +26,8 @@ export type FillPlan =
  * Fleet-wide single flight. Take the fill lease (`SET NX PX lockTtl` on the request's lease key); if
  * another process holds it, poll for its entry (5 ms, growing to 20 ms) until it appears, the lease is
  * released or expires (then take it over), an "uncacheable" marker says to go upstream at once, or
- * `lockWait` runs out (go upstream without a lease). Store trouble at any point means "fetch on our own".
+ * `lockWait` runs out (go upstream without a lease). Store trouble at any point means "fetch on our own"
+ * (still releasing the lease in case the failed call took it).
  */
 export async function coordinateFill(
   state: CacheState,
@@ -50,7 +52,10 @@ export async function coordinateFill(
     if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
     lease = await acquire();
   }
-  if (lease !== 'acquired') return { kind: 'fetch', lease: null }; // FAILED or 'uncacheable'
+  if (lease === 'uncacheable') return { kind: 'fetch', lease: null };
+  // A lease call that timed out on our side may still have taken the lease in Redis: keep the token and
+  // release it after the fetch (compare-and-delete: harmless if we never held it).
+  if (lease === FAILED) return { kind: 'fetch', lease: { token } };
 
   // Another process may have stored the entry and released its lease between our read and our acquire.
   const entry = await readEntry(state, keys);

@@ -36,7 +36,9 @@ async function refresh(
   const leased = guard.store.acquireLease !== undefined;
   if (leased) {
     const lease = await guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs));
-    if (lease !== 'acquired') return; // another process is refreshing it (or the store is unwell)
+    // Another process is refreshing it. (A lease call that failed or timed out may still have taken the
+    // lease: refresh anyway and release it, rather than leave a lease nobody will release.)
+    if (lease === 'held' || lease === 'uncacheable') return;
   }
   state.counters.refreshes++;
   try {

@@ -1,0 +1,64 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { CacheOptions } from '../../src/index.js';
+
+const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
+
+export interface WorkerResult {
+  ok: boolean;
+  status: number;
+  cache: string;
+  data: any;
+  error?: string;
+  ms: number;
+}
+
+export interface Replica {
+  readonly id: string;
+  readonly process: ChildProcess;
+  run(
+    path: string,
+    n: number,
+    options?: Partial<CacheOptions>,
+    cache?: Record<string, unknown>,
+  ): Promise<WorkerResult[]>;
+}
+
+/** Start `count` replica processes (real Node processes sharing one Redis) and wait until all are ready. */
+export async function startFleet(count: number, redisPort: number, upstreamUrl: string): Promise<Replica[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startReplica(`w${i}`, redisPort, upstreamUrl)));
+}
+
+async function startReplica(id: string, redisPort: number, upstreamUrl: string): Promise<Replica> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    env: { ...process.env, REDIS_PORT: String(redisPort), UPSTREAM_URL: upstreamUrl, WORKER_ID: id },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting = new Map<number, (results: WorkerResult[]) => void>();
+  let nextId = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`replica ${id} exited with ${code} before it was ready`)));
+    lines.on('line', (line) => {
+      if (line === 'ready') return resolve();
+      const answer = JSON.parse(line) as { id: number; results: WorkerResult[] };
+      waiting.get(answer.id)?.(answer.results);
+      waiting.delete(answer.id);
+    });
+  });
+  return {
+    id,
+    process: child,
+    run: (path, n, options, cache) =>
+      new Promise((resolve) => {
+        const commandId = nextId++;
+        waiting.set(commandId, resolve);
+        child.stdin!.write(`${JSON.stringify({ id: commandId, path, n, options, cache })}\n`);
+      }),
+  };
+}
+
+export function stopFleet(replicas: Replica[]): void {
+  for (const r of replicas) if (r.process.exitCode === null) r.process.kill('SIGKILL');
+}
