@@ -47,23 +47,32 @@ export async function writeEntry(
   const body = await bodyToBytes(data);
   if (!body) return false;
   const ttlMs = request.ttlMs ?? options.ttlMs;
+  const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
   const bytes = encodeEntry({
     ...head,
     headers: { ...head.headers },
     createdAt,
     freshUntil: createdAt + ttlMs,
     fetchMs,
-    tags: request.tags,
+    tags,
     bodyKind: body.kind,
     blobType: body.blobType,
     body: body.bytes,
   });
   if (bytes.length > options.maxEntryBytes) return false;
   const indexes = [keys.variants];
-  for (const tag of request.tags) indexes.push(tagIndexKey(options.prefix, tag));
+  for (const tag of tags) indexes.push(tagIndexKey(options.prefix, tag));
   const keepMs = ttlMs + staleWindowMs(state, request);
   const result = await guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes));
   return result !== FAILED;
+}
+
+/** The request's tags plus those listed in the tag header, without duplicates. */
+function entryTags(requestTags: readonly string[], header: string | string[] | undefined): readonly string[] {
+  if (!header) return requestTags;
+  const tags = new Set(requestTags);
+  for (const tag of (Array.isArray(header) ? header.join(',') : header).split(/[\s,]+/)) if (tag) tags.add(tag);
+  return [...tags];
 }
 
 function cacheControl(value: string | string[] | undefined): Set<string> {

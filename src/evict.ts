@@ -1,6 +1,6 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
 import { CacheOptionError } from './errors.js';
-import { requestKeys, tagIndexKey } from './key.js';
+import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from './key.js';
 import { resolveRequestOptions } from './options.js';
 import { escapeGlob } from './stores/glob.js';
 import type { CachedAxiosInstance, CachedRequestConfig } from './types.js';
@@ -9,18 +9,51 @@ import { cacheStateOf } from './with-cache.js';
 type AnyInstance = CachedAxiosInstance | AxiosInstance;
 
 /**
- * Remove the cached entries of one request: every variant of it (all `varyHeaders` values, all response
- * types). A string is a GET of that URL (resolved against the instance's `baseURL`); a config is keyed
- * exactly as a request would be (method, url, params, data, `cache.key`). Resolves to the number of
- * entries removed. Store failures reject: an eviction that did not happen must not look like one that did.
+ * Remove cached entries, resolving to the number removed. Store failures reject: an eviction that did not
+ * happen must not look like one that did.
+ *
+ * - a URL string (`'/domains/example.com/dkim'`, resolved against `baseURL`) or a request config (keyed
+ *   exactly as a request: method, url, params, data, `cache.key`): every variant of that one request (all
+ *   `varyHeaders` values, all response types). Cost: one index read and one delete.
+ * - a URL pattern, a string with `*` (`'/domains/*'`): every entry, of any method and variant, whose origin
+ *   and path match; `*` matches any run of characters. Query strings are not part of it.
+ * - a `RegExp`, tested against each entry's absolute URL without its query (`https://host/path`).
+ * Patterns and RegExps SCAN the instance's keys (on every master of a Cluster): cost grows with the
+ * number of keys under the prefix, not with the number removed.
  */
-export async function evict(instance: AnyInstance, request: string | CachedRequestConfig): Promise<number> {
+export async function evict(instance: AnyInstance, request: string | RegExp | CachedRequestConfig): Promise<number> {
   const state = cacheStateOf(instance);
+  const { prefix } = state.options;
+  if (request instanceof RegExp) {
+    const re = request;
+    return state.options.store.deleteMatching(entryPattern(prefix, '*'), (key) => {
+      const url = entryUrl(key);
+      re.lastIndex = 0;
+      return url !== null && re.test(url);
+    });
+  }
+  if (typeof request === 'string' && request.includes('*')) {
+    if (request.includes('?')) {
+      throw new CacheOptionError(
+        'pattern',
+        request,
+        'a URL pattern without a query string (patterns match origin and path)',
+      );
+    }
+    const full = new URL(
+      fullPath({ baseURL: instance.defaults.baseURL, url: request }).replaceAll('*', '%2A'),
+      'http://localhost/',
+    );
+    const origin = full.origin === 'null' ? `${full.protocol}//${full.host}` : full.origin;
+    const urlGlob = `${origin}${full.pathname}`.split('%2A').map(escapeGlob).join('*');
+    return state.options.store.deleteMatching(entryPattern(prefix, urlGlob));
+  }
   const config = evictionConfig(instance, request);
   const options = resolveRequestOptions((config as { cache?: unknown }).cache);
-  const keys = requestKeys(config, state.options.prefix, state.options.varyHeaders, options ? options.key : undefined);
-  if (!keys)
+  const keys = requestKeys(config, prefix, state.options.varyHeaders, options ? options.key : undefined);
+  if (!keys) {
     throw new CacheOptionError('request.data', config.data, 'a body that can be keyed (not a stream or FormData)');
+  }
   return state.options.store.deleteIndexed([keys.variants]);
 }
 

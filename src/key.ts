@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AxiosRequestConfig } from 'axios';
+import { escapeGlob } from './stores/glob.js';
 
 /**
  * The keys of one cached request. They all share the Redis Cluster hash tag `{rid}`, so one script (or
@@ -89,8 +90,26 @@ export function requestKeys(
   return { entry: `${base}${vid}:${label}`, variants: `${base}variants`, lease: `${base}${vid}:lease`, label };
 }
 
+/**
+ * A Redis glob matching the entry keys (all methods, all variants) whose URL — origin and path, without
+ * query — matches `urlGlob` (an already-escaped glob).
+ */
+export function entryPattern(prefix: string, urlGlob: string): string {
+  return `${escapeGlob(prefix)}{*}:*:* ${urlGlob}`;
+}
+
+/** The URL (origin and path) in an entry key, or `null` for keys that are not entries of a URL. */
+export function entryUrl(key: string): string | null {
+  const space = key.indexOf(' ', key.indexOf('}:'));
+  return space === -1 ? null : key.slice(space + 1);
+}
+
 /** Join `baseURL` and `url` exactly as axios does (buildFullPath + combineURLs). */
-export function fullPath(config: Pick<AxiosRequestConfig, 'url' | 'baseURL' | 'allowAbsoluteUrls'>): string {
+export function fullPath(config: {
+  url?: string | undefined;
+  baseURL?: string | undefined;
+  allowAbsoluteUrls?: boolean | undefined;
+}): string {
   const url = config.url ?? '';
   const base = config.baseURL;
   if (base && (!ABSOLUTE_URL.test(url) || config.allowAbsoluteUrls === false)) {

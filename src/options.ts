@@ -117,6 +117,12 @@ export interface CacheOptions {
    */
   earlyRefresh?: number;
   /**
+   * A response header whose comma- or space-separated values are stored as extra tags of the entry (e.g.
+   * `'cache-tag'` or `'surrogate-key'`), so that the upstream can tag its own answers for `evictTags`.
+   * @default undefined (off)
+   */
+  tagHeader?: string;
+  /**
    * `true`: this is a shared cache (one entry may serve many users of the service), so responses marked
    * `Cache-Control: private` are not stored. `false`: a private cache; `private` responses are stored.
    * `no-store` responses are never stored.
@@ -193,6 +199,7 @@ export interface ResolvedOptions {
   lockTtlMs: number;
   lockWaitMs: number;
   earlyRefresh: number;
+  tagHeader: string | undefined;
   shared: boolean;
   breaker: { failures: number; cooldownMs: number } | null;
   onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
@@ -235,6 +242,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'lockTtl',
   'lockWait',
   'earlyRefresh',
+  'tagHeader',
   'shared',
   'breaker',
   'onError',
@@ -276,6 +284,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     lockWaitMs: o.lockWait === undefined ? DEFAULTS.lockWait : nonNegativeNumber('lockWait', o.lockWait),
     earlyRefresh:
       o.earlyRefresh === undefined ? DEFAULTS.earlyRefresh : nonNegativeNumber('earlyRefresh', o.earlyRefresh),
+    tagHeader: o.tagHeader === undefined ? undefined : nonEmptyString('tagHeader', o.tagHeader).toLowerCase(),
     shared: o.shared === undefined ? DEFAULTS.shared : boolean('shared', o.shared),
     breaker: breakerOption(o.breaker),
     onError: o.onError === undefined ? undefined : fn('onError', o.onError),

@@ -124,17 +124,19 @@ export class MemoryStore implements CacheStore {
     return this.delete([...members]);
   }
 
-  async deleteMatching(pattern: string): Promise<number> {
+  async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {
     const re = globToRegExp(pattern);
     let removed = 0;
     const now = this.now();
     for (const [key, slot] of [...this.slots]) {
-      if (!re.test(key)) continue;
+      if (!re.test(key) || (filter && !filter(key))) continue;
       if (slot.expiresAt > now) removed++;
       this.remove(key, slot);
     }
-    for (const key of [...this.indexes.keys()]) if (re.test(key)) this.indexes.delete(key);
-    for (const key of [...this.leases.keys()]) if (re.test(key)) this.leases.delete(key);
+    if (!filter) {
+      for (const key of [...this.indexes.keys()]) if (re.test(key)) this.indexes.delete(key);
+      for (const key of [...this.leases.keys()]) if (re.test(key)) this.leases.delete(key);
+    }
     return removed;
   }
 

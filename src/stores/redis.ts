@@ -103,9 +103,9 @@ export class RedisStore implements CacheStore {
     return removed;
   }
 
-  async deleteMatching(pattern: string): Promise<number> {
+  async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
-    const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern)));
+    const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
@@ -122,12 +122,13 @@ export class RedisStore implements CacheStore {
     await LEASE_RELEASE.run(this.client, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
   }
 
-  private async deleteMatchingOn(node: Redis, pattern: string): Promise<number> {
+  private async deleteMatchingOn(node: Redis, pattern: string, filter?: (key: string) => boolean): Promise<number> {
     let cursor = '0';
     let removed = 0;
     do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
       cursor = next;
+      const keys = filter ? found.filter(filter) : found;
       if (keys.length === 0) continue;
       if (this.cluster) {
         // Keys of one node may still sit in different slots: one UNLINK each, pipelined on that node.

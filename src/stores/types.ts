@@ -31,9 +31,9 @@ export interface CacheStore {
 
   /**
    * Delete every key matching a Redis glob pattern (`*`, `?`, `[…]`, `\` escapes), incrementally
-   * (SCAN, never KEYS); resolves to how many were deleted.
+   * (SCAN, never KEYS), and accepted by `filter` when one is given; resolves to how many were deleted.
    */
-  deleteMatching(pattern: string): Promise<number>;
+  deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number>;
 
   /**
    * Try to take the fill lease `key` for `ttlMs` (`SET key token NX PX ttlMs`). Resolves `'acquired'`

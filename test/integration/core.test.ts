@@ -289,3 +289,42 @@ describe('representations', () => {
     expect(await evict(api, '/doc')).toBe(2);
   });
 });
+
+describe('eviction by pattern and by response tags', () => {
+  it('evicts every entry whose URL matches a glob pattern, any variant, nothing else', async () => {
+    await api.get('/domains/a.com/dkim');
+    await api.get('/domains/b.com/dkim', { headers: { Authorization: 'x' } });
+    await api.get('/domains/b.com/dkim', { params: { v: 2 } });
+    await api.get('/domainsX/c.com');
+    await api.get('/users/1');
+    expect(await evict(api, '/domains/*')).toBe(3);
+    expect((await api.get('/domains/a.com/dkim')).cache.status).toBe('miss');
+    expect((await api.get('/domainsX/c.com')).cache.status).toBe('hit');
+    expect((await api.get('/users/1')).cache.status).toBe('hit');
+    await expect(evict(api, '/domains/*?x=1')).rejects.toMatchObject({ code: 'ERR_CACHE_OPTION' });
+  });
+
+  it('evicts by RegExp over origin and path', async () => {
+    await api.get('/r/1.json');
+    await api.get('/r/2.xml');
+    expect(await evict(api, /\/r\/\d+\.json$/)).toBe(1);
+    expect((await api.get('/r/2.xml')).cache.status).toBe('hit');
+  });
+
+  it('stores tags named by the upstream in a response header when tagHeader is set', async () => {
+    const tagged = withCache(axios.create({ baseURL: upstream.url }), {
+      store: redis,
+      prefix: `${prefix}tags:`,
+      tagHeader: 'cache-tag',
+    });
+    upstream.handle((req, res, n) => {
+      res.setHeader('cache-tag', req.url?.includes('a.com') ? 'domain:a.com, dkim' : 'domain:b.com dkim');
+      echoJson(req, res, n);
+    });
+    await tagged.get('/h/a.com');
+    await tagged.get('/h/b.com');
+    expect(await evictTags(tagged, ['domain:a.com'])).toBe(1);
+    expect((await tagged.get('/h/b.com')).cache.status).toBe('hit');
+    expect(await evictTags(tagged, ['dkim'])).toBe(1); // a.com's entry is already gone
+  });
+});
