@@ -215,6 +215,22 @@ describe('varyHeaders and credentials', () => {
     expect(info1.variants).toBe(anonymous.variants);
   });
 
+  it('varies on the body representation: responseType, responseEncoding, decompress', () => {
+    const text = keysOf({ url });
+    expect(keysOf({ url, responseType: 'json' }).entry).toBe(text.entry);
+    expect(keysOf({ url, responseType: 'text' }).entry).toBe(text.entry);
+    expect(keysOf({ url, responseEncoding: 'utf8' }).entry).toBe(text.entry);
+    const variants = [
+      text,
+      keysOf({ url, responseType: 'arraybuffer' }),
+      keysOf({ url, responseType: 'blob' }),
+      keysOf({ url, responseEncoding: 'latin1' }),
+      keysOf({ url, decompress: false }),
+    ];
+    expect(new Set(variants.map((k) => k.entry)).size).toBe(variants.length);
+    expect(new Set(variants.map((k) => k.variants)).size).toBe(1);
+  });
+
   it('never shows a credential, a cookie or a query value in any key or label', () => {
     const secrets = ['s3cr3t-t0ken', 'c00kie-val', 'qu3ry-val', 'p4ram-val', 'us3r-name', 'pa55-word', 'inf0-pass'];
     const configs: AxiosRequestConfig[] = [
