@@ -23,6 +23,8 @@ export interface Replica {
     options?: Partial<CacheOptions>,
     cache?: Record<string, unknown>,
   ): Promise<WorkerResult[]>;
+  /** Evict a URL or pattern from this replica; resolves to the number removed. */
+  evict(target: string): Promise<number>;
 }
 
 /** Start `count` replica processes (real Node processes sharing one Redis) and wait until all are ready. */
@@ -36,14 +38,14 @@ async function startReplica(id: string, redisPort: number, upstreamUrl: string):
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
-  const waiting = new Map<number, (results: WorkerResult[]) => void>();
+  const waiting = new Map<number, (answer: { results: WorkerResult[]; removed?: number }) => void>();
   let nextId = 0;
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`replica ${id} exited with ${code} before it was ready`)));
     lines.on('line', (line) => {
       if (line === 'ready') return resolve();
-      const answer = JSON.parse(line) as { id: number; results: WorkerResult[] };
-      waiting.get(answer.id)?.(answer.results);
+      const answer = JSON.parse(line) as { id: number; results: WorkerResult[]; removed?: number };
+      waiting.get(answer.id)?.(answer);
       waiting.delete(answer.id);
     });
   });
@@ -53,8 +55,14 @@ async function startReplica(id: string, redisPort: number, upstreamUrl: string):
     run: (path, n, options, cache) =>
       new Promise((resolve) => {
         const commandId = nextId++;
-        waiting.set(commandId, resolve);
+        waiting.set(commandId, (answer) => resolve(answer.results));
         child.stdin!.write(`${JSON.stringify({ id: commandId, path, n, options, cache })}\n`);
+      }),
+    evict: (target) =>
+      new Promise((resolve) => {
+        const commandId = nextId++;
+        waiting.set(commandId, (answer) => resolve(answer.removed ?? 0));
+        child.stdin!.write(`${JSON.stringify({ id: commandId, evict: target, path: '', n: 0 })}\n`);
       }),
   };
 }

@@ -2,6 +2,7 @@ import axios, { AxiosError } from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CachedAxiosInstance, clearCache, evict, evictTags, getCacheStats, withCache } from '../../src/index.js';
+import { tagIndexKey } from '../../src/key.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -326,5 +327,20 @@ describe('eviction by pattern and by response tags', () => {
     expect(await evictTags(tagged, ['domain:a.com'])).toBe(1);
     expect((await tagged.get('/h/b.com')).cache.status).toBe('hit');
     expect(await evictTags(tagged, ['dkim'])).toBe(1); // a.com's entry is already gone
+  });
+});
+
+describe('index hygiene', () => {
+  it('forgets expired members of a tag index and lets the index expire with its last member', async () => {
+    const index = tagIndexKey(prefix, 'busy');
+    for (let i = 0; i < 20; i++) await api.get(`/hyg/${i}`, { cache: { ttl: 0.1, tags: ['busy'] } });
+    expect(await redis.zcard(index)).toBe(20);
+    expect(await redis.pttl(index)).toBeLessThanOrEqual(100);
+    await new Promise((r) => setTimeout(r, 150));
+    await api.get('/hyg/new', { cache: { ttl: 30, tags: ['busy'] } });
+    expect(await redis.zcard(index)).toBe(1); // the 20 expired members were pruned
+    const pttl = await redis.pttl(index);
+    expect(pttl).toBeGreaterThan(29_000);
+    expect(pttl).toBeLessThanOrEqual(30_000);
   });
 });

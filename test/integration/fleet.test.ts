@@ -57,6 +57,16 @@ describe('4 processes × 50 concurrent requests', () => {
     expect(new Set(results.flat().map((r) => r.data.call)).size).toBe(1);
   });
 
+  it('sees an eviction made by another process on its very next request', async () => {
+    upstream.handle(echoJson);
+    await fleet[0]!.run('/rotating-key', 1);
+    expect((await fleet[0]!.run('/rotating-key', 1))[0]?.cache).toBe('hit');
+    expect(await fleet[3]!.evict('/rotating-key')).toBe(1);
+    const [next] = await fleet[0]!.run('/rotating-key', 1);
+    expect(next?.cache).toBe('miss');
+    expect(upstream.calls('/rotating-key')).toBe(2);
+  });
+
   it('releases waiters at once when the answer cannot be stored (hit-for-miss)', async () => {
     upstream.handle((_req, res) => {
       setTimeout(() => {
