@@ -16,6 +16,11 @@ export interface Flight<T> {
    * stale-if-error), when the work has found one.
    */
   fallback: T | null;
+  /**
+   * Called when the last waiter leaves before the flight settled: removes the flight from the map (a
+   * newcomer starts a fresh one instead of joining a cancelled call) and aborts the upstream call.
+   */
+  abandon: () => void;
 }
 
 /** The in-flight map: key → flight. An entry is removed the moment its flight settles. */
@@ -37,6 +42,10 @@ export class FlightMap<T> {
       settled: false,
       controller: null,
       fallback: null,
+      abandon: () => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+        flight.controller?.abort();
+      },
     };
     this.flights.set(key, flight);
     const done = () => {
@@ -79,7 +88,7 @@ export function waitForFlight<T>(flight: Flight<T>, config: InternalAxiosRequest
     const leave = () => {
       stopWatching();
       flight.waiters--;
-      if (flight.waiters === 0 && !flight.settled) flight.controller?.abort();
+      if (flight.waiters === 0 && !flight.settled) flight.abandon();
     };
     flight.promise.then(
       (value) => {

@@ -84,13 +84,16 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
   }
   const metaLength = buf.readUInt32BE(4);
   if (HEAD_BYTES + metaLength > buf.length) throw new CacheEntryError('truncated metadata', key);
-  let meta: Record<string, unknown>;
+  let meta: unknown;
   try {
     meta = JSON.parse(buf.toString('utf8', HEAD_BYTES, HEAD_BYTES + metaLength));
   } catch {
     throw new CacheEntryError('metadata is not JSON', key);
   }
-  const { s, t, h, c, f, d, g, k, b, n } = meta;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+    throw new CacheEntryError('metadata is not an object', key);
+  }
+  const { s, t, h, c, f, d, g, k, b, n } = meta as Record<string, unknown>;
   if (
     typeof s !== 'number' ||
     typeof t !== 'string' ||
@@ -110,6 +113,14 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
   const bodyStart = HEAD_BYTES + metaLength;
   if (buf.length - bodyStart !== n) {
     throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${n}`, key);
+  }
+  if (k === 'json') {
+    // Only mock adapters hand over JSON values; check once here so that a replay cannot throw.
+    try {
+      JSON.parse(buf.toString('utf8', bodyStart));
+    } catch {
+      throw new CacheEntryError('JSON body does not parse', key);
+    }
   }
   return {
     status: s,
@@ -157,11 +168,11 @@ export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType'>
     case 'buffer':
       return Buffer.from(body);
     case 'arraybuffer':
-      return body.slice().buffer;
+      return new Uint8Array(body).buffer; // a copy of exactly these bytes (Buffer#slice would share memory)
     case 'bytes':
-      return body.slice();
+      return new Uint8Array(body);
     case 'blob':
-      return new Blob([body.slice()], { type: entry.blobType });
+      return new Blob([new Uint8Array(body)], { type: entry.blobType });
     case 'json':
       return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   }

@@ -1,16 +1,14 @@
 import { CanceledError, type InternalAxiosRequestConfig } from 'axios';
 import type { Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
-import { plainHeaders, storableHeaders } from './entry.js';
 import { readEntry, writeEntry } from './entry-store.js';
 import { coordinateFill, type HeldLease, releaseFill } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import { entryOutcome, handOut, type Outcome } from './outcome.js';
-import type { ResponseHead } from './replay.js';
 import { revalidate } from './revalidate.js';
 import type { CacheState } from './state.js';
-import { callUpstream, detachedConfig } from './upstream.js';
+import { callUpstream, detachedConfig, responseHeads } from './upstream.js';
 
 /**
  * Produce the answer to a request: from the store (fresh, or stale within a window), from another
@@ -85,12 +83,7 @@ export async function fill(
 
   const { response } = result;
   const createdAt = Date.now();
-  const upstreamHeaders = plainHeaders(response.headers);
-  const head: ResponseHead = {
-    status: response.status,
-    statusText: response.statusText,
-    headers: storableHeaders(upstreamHeaders),
-  };
+  const { head, upstreamHeaders } = responseHeads(response);
   const stored = await writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs);
   if (lease) void releaseFill(state, keys, lease, stored);
   return {

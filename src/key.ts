@@ -104,7 +104,7 @@ export function entryUrl(key: string): string | null {
   return space === -1 ? null : key.slice(space + 1);
 }
 
-/** Join `baseURL` and `url` exactly as axios does (buildFullPath + combineURLs). */
+/** Join `baseURL` and `url` as axios does (buildFullPath + combineURLs; any run of trailing slashes). */
 export function fullPath(config: {
   url?: string | undefined;
   baseURL?: string | undefined;
@@ -113,7 +113,7 @@ export function fullPath(config: {
   const url = config.url ?? '';
   const base = config.baseURL;
   if (base && (!ABSOLUTE_URL.test(url) || config.allowAbsoluteUrls === false)) {
-    return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base;
+    return url ? `${base.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}` : base;
   }
   return url;
 }

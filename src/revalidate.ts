@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { InternalAxiosRequestConfig } from 'axios';
-import { plainHeaders, storableHeaders } from './entry.js';
 import { writeEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
-import { callUpstream, detachedConfig } from './upstream.js';
+import { callUpstream, detachedConfig, responseHeads } from './upstream.js';
 
 /**
  * Refresh an entry in the background (stale-while-revalidate, early refresh): at most one refresh per key
@@ -46,13 +45,8 @@ async function refresh(
     const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockTtlMs;
     const result = await callUpstream(state, detachedConfig(config, { timeout }));
     if (!result.ok || result.response.status >= 500) return;
-    const { response } = result;
-    const head = {
-      status: response.status,
-      statusText: response.statusText,
-      headers: storableHeaders(plainHeaders(response.headers)),
-    };
-    await writeEntry(state, keys, request, head, response.data, Date.now(), result.fetchMs);
+    const { head } = responseHeads(result.response);
+    await writeEntry(state, keys, request, head, result.response.data, Date.now(), result.fetchMs);
   } finally {
     if (leased) await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
   }

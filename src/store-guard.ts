@@ -66,6 +66,7 @@ export class StoreGuard {
     try {
       pending = run(store);
     } catch (error) {
+      this.counters.storeErrors++;
       this.failed(new CacheStoreError(operation, key, error), operation, key, probe);
       return Promise.resolve(FAILED);
     }

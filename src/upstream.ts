@@ -1,4 +1,6 @@
 import { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { plainHeaders, storableHeaders } from './entry.js';
+import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
 
 /** The upstream's answer (any status), or a failure that carried no response. */
@@ -28,4 +30,19 @@ export function detachedConfig(
 ): InternalAxiosRequestConfig {
   const { signal: _signal, cancelToken: _cancelToken, ...rest } = config;
   return { ...rest, ...overrides } as InternalAxiosRequestConfig;
+}
+
+/**
+ * The status line and headers of an upstream answer: the storable head (shared with every caller and the
+ * store) and all headers as sent (for the request that fetched). Adapters may omit `statusText`.
+ */
+export function responseHeads(response: AxiosResponse): {
+  head: ResponseHead;
+  upstreamHeaders: ResponseHead['headers'];
+} {
+  const upstreamHeaders = plainHeaders(response.headers);
+  return {
+    head: { status: response.status, statusText: response.statusText ?? '', headers: storableHeaders(upstreamHeaders) },
+    upstreamHeaders,
+  };
 }

@@ -1,6 +1,6 @@
 import { CacheOptionError } from '../errors.js';
 import { globToRegExp } from './glob.js';
-import { type CacheStore, type LeaseState, UNCACHEABLE_MARKER } from './types.js';
+import type { CacheStore } from './types.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -32,7 +32,8 @@ interface Slot {
 /**
  * A bounded, in-process LRU store with per-entry expiry: the embedded default when `withCache` is
  * given no `store`. It serves one process only: use Redis to share a cache (and coalescing) across
- * processes.
+ * processes. It has no fill leases: in one process, the in-flight map already makes identical requests
+ * share one upstream call.
  */
 export class MemoryStore implements CacheStore {
   readonly maxEntries: number;
@@ -40,7 +41,6 @@ export class MemoryStore implements CacheStore {
   private readonly now: () => number;
   private readonly slots = new Map<string, Slot>();
   private readonly indexes = new Map<string, Map<string, number>>();
-  private readonly leases = new Map<string, { token: string; expiresAt: number }>();
   private bytes = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -135,30 +135,14 @@ export class MemoryStore implements CacheStore {
     }
     if (!filter) {
       for (const key of [...this.indexes.keys()]) if (re.test(key)) this.indexes.delete(key);
-      for (const key of [...this.leases.keys()]) if (re.test(key)) this.leases.delete(key);
     }
     return removed;
-  }
-
-  async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
-    const now = this.now();
-    const held = this.leases.get(key);
-    if (held && held.expiresAt > now) return held.token === UNCACHEABLE_MARKER ? 'uncacheable' : 'held';
-    this.leases.set(key, { token, expiresAt: now + ttlMs });
-    return 'acquired';
-  }
-
-  async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
-    if (this.leases.get(key)?.token !== token) return;
-    if (uncacheableMs > 0) this.leases.set(key, { token: UNCACHEABLE_MARKER, expiresAt: this.now() + uncacheableMs });
-    else this.leases.delete(key);
   }
 
   /** Drop everything. */
   clear(): void {
     this.slots.clear();
     this.indexes.clear();
-    this.leases.clear();
     this.bytes = 0;
   }
 

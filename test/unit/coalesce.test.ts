@@ -323,7 +323,7 @@ describe('failures and cancellation', () => {
   // that window joins the aborted flight and is rejected with ERR_CANCELED although nobody cancelled it.
   // Fix: remove the flight from the map when its controller is aborted (or have join() start a new flight
   // when `running.controller?.signal.aborted`).
-  it.fails('does not hand a newcomer the cancellation of an abandoned flight', async () => {
+  it('does not hand a newcomer the cancellation of an abandoned flight', async () => {
     const upstream = heldUpstream(undefined, true);
     const { api } = setup({}, upstream);
     const abort = new AbortController();
