@@ -12,6 +12,8 @@ export interface WorkerResult {
   data: any;
   error?: string;
   ms: number;
+  /** Date.now() in the worker when this request settled (comparable across processes). */
+  doneAt: number;
 }
 
 export interface Replica {
@@ -20,7 +22,7 @@ export interface Replica {
   run(
     path: string,
     n: number,
-    options?: Partial<CacheOptions>,
+    options?: Partial<CacheOptions> & { fleetLeases?: boolean },
     cache?: Record<string, unknown>,
   ): Promise<WorkerResult[]>;
   /** Evict a URL or pattern from this replica; resolves to the number removed. */
