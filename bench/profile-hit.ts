@@ -1,0 +1,52 @@
+/**
+ * Our warm-hit path alone, for a CPU profile:
+ *
+ *   node --cpu-prof --cpu-prof-dir=bench/.profiles --import tsx bench/profile-hit.ts [--seconds 5] [--body json-0.5k]
+ *   node --import tsx bench/profile-summary.ts bench/.profiles/<file>.cpuprofile
+ *
+ * Starts its own redis-server and upstream, warms 128 keys, then keeps 64 hits in flight.
+ */
+import { BODIES, type BodyId, isBodyId } from './bodies.js';
+import { createContender } from './contenders.js';
+import { inFlight } from './driver.js';
+import { startRedis } from './redis.js';
+import { startUpstream } from './upstream.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const seconds = Number(arg('--seconds') ?? 5);
+const bodyArg = arg('--body') ?? 'json-0.5k';
+if (!isBodyId(bodyArg)) throw new Error(`--body: one of ${Object.keys(BODIES).join(', ')}`);
+const body = BODIES[bodyArg as BodyId];
+const concurrency = Number(arg('--concurrency') ?? 64);
+
+const redis = await startRedis();
+const upstream = await startUpstream();
+try {
+  const ours = await createContender('ours', { upstreamUrl: upstream.url, redis, ttlSeconds: 600 });
+  const keys = Array.from({ length: 128 }, (_, i) => `k${i}`);
+  for (const key of keys) await ours.get(body, key);
+  const warmCalls = upstream.calls('ours');
+  // A short unmeasured run so the profile shows the optimised steady state.
+  await inFlight({ concurrency, durationMs: 500, task: (i) => ours.get(body, keys[i % keys.length] as string) });
+  ours.resetOutcomes();
+  const run = await inFlight({
+    concurrency,
+    durationMs: seconds * 1000,
+    task: (i) => ours.get(body, keys[i % keys.length] as string),
+  });
+  const stats = ours.cacheStats?.();
+  process.stderr.write(
+    `${body.id} ×${concurrency}: ${Math.round(run.rps)} req/s over ${run.requests} requests; outcomes ${JSON.stringify(
+      ours.outcomes,
+    )}; upstream calls after warming ${upstream.calls('ours') - warmCalls}; store timeouts ${stats?.storeTimeouts}, ` +
+      `skips ${stats?.storeSkips}\n`,
+  );
+  await ours.close();
+} finally {
+  await upstream.close();
+  await redis.stop();
+}

@@ -1,0 +1,217 @@
+import type { HerdRow, MeasuredRow, Results, ZipfRow } from './results.js';
+
+/** The Markdown report of a run: one table per scenario, the targets, and any anomalies. */
+export function renderReport(results: Results): string {
+  const parts: string[] = [];
+  const m = results.machine;
+  parts.push(
+    `Run of ${results.date} (${results.mode}, ${(results.runtimeMs / 1000).toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ` +
+      `Node ${m.node}, Redis ${m.redis} on loopback, axios ${m.axios}, axios-cache-interceptor ${m.axiosCacheInterceptor}. ` +
+      `Median of ${results.settings.rounds} alternating rounds of ${results.settings.roundMs} ms per contender` +
+      (m.foreignCpuShare === null
+        ? '.'
+        : `; other processes used ${(m.foreignCpuShare * 100).toFixed(0)}% of the CPUs meanwhile.`),
+  );
+  if (results.hits.length) parts.push(hitsTable(results.hits));
+  if (results.misses.length) parts.push(missesTable(results.misses));
+  if (results.zipf.length) parts.push(zipfTable(results.zipf));
+  if (results.herd.length) parts.push(herdTable(results.herd));
+  const targets = targetLines(results);
+  if (targets.length) parts.push(['### Targets (figures, not assertions)', '', ...targets].join('\n'));
+  parts.push(
+    results.anomalies.length
+      ? ['### Anomalies', '', ...results.anomalies.map((a) => `- ${a}`)].join('\n')
+      : '### Anomalies\n\nNone seen.',
+  );
+  return `${parts.join('\n\n')}\n`;
+}
+
+function hitsTable(rows: readonly MeasuredRow[]): string {
+  const lines = [
+    '### Warm hits',
+    '',
+    '| Scenario | Contender | req/s | × ACI+Redis | × no-op axios | p50 ms | p99 ms | Upstream warm / measured | Notes |',
+    '|---|---|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  for (const row of rows) {
+    const peers = rows.filter((r) => r.body === row.body && r.concurrency === row.concurrency);
+    const aci = peers.find((r) => r.contender === 'aci-redis');
+    const noop = peers.find((r) => r.contender === 'noop-axios');
+    const notes = [...row.notes];
+    if (row.dataOk === false) notes.push('data on a hit is not what the upstream sent');
+    lines.push(
+      cells([
+        `hits ${row.bodyLabel} ×${row.concurrency}`,
+        row.label,
+        rate(row.rps),
+        ratio(row.rps, aci?.rps),
+        ratio(row.rps, noop?.rps),
+        ms(row.p50Ms),
+        ms(row.p99Ms),
+        row.contender === 'noop-axios' ? '—' : `${row.warmUpstreamCalls} / ${row.upstreamCalls}`,
+        unique(notes).join('; '),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function missesTable(rows: readonly MeasuredRow[]): string {
+  const lines = [
+    '### Misses (every request a new URL, 0.5 KB JSON)',
+    '',
+    '| Scenario | Contender | req/s | × ACI+Redis | × no cache | p50 ms | p99 ms | p50 added | Upstream calls | Notes |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  for (const row of rows) {
+    const peers = rows.filter((r) => r.latencyMs === row.latencyMs && r.concurrency === row.concurrency);
+    const aci = peers.find((r) => r.contender === 'aci-redis');
+    const none = peers.find((r) => r.contender === 'no-cache');
+    const added =
+      row.contender !== 'no-cache' && row.p50Ms !== null && none?.p50Ms != null
+        ? `${signed(row.p50Ms - none.p50Ms)} ms`
+        : '—';
+    lines.push(
+      cells([
+        `miss, upstream ${row.latencyMs} ms ×${row.concurrency}`,
+        row.label,
+        rate(row.rps),
+        ratio(row.rps, aci?.rps),
+        ratio(row.rps, none?.rps),
+        ms(row.p50Ms),
+        ms(row.p99Ms),
+        added,
+        String(row.upstreamCalls),
+        unique(row.notes.filter((n) => !n.startsWith('p50 +'))).join('; '),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function zipfTable(rows: readonly ZipfRow[]): string {
+  const first = rows[0] as ZipfRow;
+  const lines = [
+    `### Many keys (${first.urls.toLocaleString('en-US')} URLs, Zipf s=${first.exponent}, ` +
+      `${first.requests.toLocaleString('en-US')} requests, ×${first.concurrency}, upstream ${first.latencyMs} ms, cold start)`,
+    '',
+    '| Scenario | Contender | req/s | × ACI+Redis | Hit ratio | Coalesced | Ideal hit ratio | Upstream calls | Notes |',
+    '|---|---|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  const aci = rows.find((r) => r.contender === 'aci-redis');
+  for (const row of rows) {
+    lines.push(
+      cells([
+        'zipf',
+        row.label,
+        rate(row.rps),
+        ratio(row.rps, aci?.rps),
+        pct(row.hitRatio),
+        pct(row.coalescedRatio),
+        pct(row.idealHitRatio),
+        row.upstreamCalls.toLocaleString('en-US'),
+        row.notes.join('; '),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function herdTable(rows: readonly HerdRow[]): string {
+  const first = rows[0] as HerdRow;
+  const lines = [
+    `### Herd (${first.n} concurrent identical cold GETs, upstream ${first.latencyMs} ms)`,
+    '',
+    '| Scenario | Contender | Processes | Upstream calls per cold URL | Wall ms (median) | Outcomes |',
+    '|---|---|--:|--:|--:|---|',
+  ];
+  for (const row of rows) {
+    const outcomes = Object.entries(row.outcomes)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(
+      cells([
+        `herd ×${row.n}`,
+        row.label,
+        String(row.processes),
+        row.upstreamCalls.join(', '),
+        ms(medianOf(row.wallMs)),
+        `${outcomes}${row.errors ? `, errors ${row.errors}` : ''}`,
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function targetLines(results: Results): string[] {
+  const out: string[] = [];
+  const hits = results.hits;
+  for (const [concurrency, target] of [
+    [64, 1.5],
+    [1, 1.2],
+  ] as const) {
+    const figures: string[] = [];
+    for (const ours of hits.filter((r) => r.contender === 'ours' && r.concurrency === concurrency)) {
+      const aci = hits.find(
+        (r) => r.contender === 'aci-redis' && r.concurrency === concurrency && r.body === ours.body,
+      );
+      if (!aci) continue;
+      const x = ours.rps / aci.rps;
+      figures.push(`${ours.bodyLabel} ${x.toFixed(2)}× ${x >= target ? '✓' : '✗'}`);
+    }
+    if (figures.length) {
+      out.push(
+        `- Warm hits ×${concurrency} vs axios-cache-interceptor + Redis (target ≥ ${target}×): ${figures.join(', ')}`,
+      );
+    }
+  }
+  const misses = results.misses;
+  const added: string[] = [];
+  for (const ours of misses.filter((r) => r.contender === 'ours' && r.concurrency === 1)) {
+    const none = misses.find(
+      (r) => r.contender === 'no-cache' && r.concurrency === 1 && r.latencyMs === ours.latencyMs,
+    );
+    if (ours.p50Ms === null || none?.p50Ms == null) continue;
+    const d = ours.p50Ms - none.p50Ms;
+    added.push(`upstream ${ours.latencyMs} ms ${signed(d)} ms ${d <= 1 ? '✓' : '✗'}`);
+  }
+  if (added.length) out.push(`- A miss adds at the median, vs no cache (target ≤ 1 ms): ${added.join(', ')}`);
+  return out;
+}
+
+function cells(values: readonly string[]): string {
+  return `| ${values.map((v) => v.replace(/\|/g, '\\|')).join(' | ')} |`;
+}
+
+function rate(rps: number): string {
+  return Number.isFinite(rps) ? Math.round(rps).toLocaleString('en-US') : 'n/a';
+}
+
+function ratio(value: number, base: number | undefined): string {
+  if (base === undefined || !Number.isFinite(base) || base <= 0) return '—';
+  return `${(value / base).toFixed(2)}×`;
+}
+
+function ms(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '—';
+  return value < 10 ? value.toFixed(3) : value.toFixed(1);
+}
+
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(3)}`;
+}
+
+function pct(value: number): string {
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+function medianOf(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? null;
+}
