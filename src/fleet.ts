@@ -5,7 +5,6 @@ import { readEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
-import { FAILED } from './store-guard.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;
@@ -23,11 +22,12 @@ export type FillPlan =
   | { kind: 'fetch'; lease: HeldLease | null }; // fetch: as the lease holder, or on our own
 
 /**
- * Fleet-wide single flight. Take the fill lease (`SET NX PX lockTtl` on the request's lease key); if
- * another process holds it, poll for its entry (5 ms, growing to 20 ms) until it appears, the lease is
- * released or expires (then take it over), an "uncacheable" marker says to go upstream at once, or
- * `lockWait` runs out (go upstream without a lease). Store trouble at any point means "fetch on our own"
- * (still releasing the lease in case the failed call took it).
+ * Fleet-wide single flight. Take the fill lease (`SET NX PX lockTtl` on the request's lease key) and
+ * re-read the entry in the same round trip; if another process holds the lease, poll (lease + read, every
+ * 5 ms growing to 20 ms) until the entry appears, the lease is released or expires (then take it over),
+ * an "uncacheable" marker says to go upstream at once, or `lockWait` runs out (go upstream without a
+ * lease). Store trouble at any point means "fetch on our own" (still releasing the lease in case the
+ * failed call took it).
  */
 export async function coordinateFill(
   state: CacheState,
@@ -40,30 +40,30 @@ export async function coordinateFill(
   const acquire = () =>
     state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));
 
-  let lease = await acquire();
+  // The acquire and the read go out back to back on one connection (one slot on a Cluster), so Redis runs
+  // them in that order: if a fill completed before our acquire, the read sees its entry. One round trip.
+  const attempt = () => Promise.all([acquire(), readEntry(state, keys)] as const);
+  let [lease, entry] = await attempt();
   const deadline = Date.now() + state.options.lockWaitMs;
   let pollMs = FIRST_POLL_MS;
   while (lease === 'held') {
+    if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
     const left = deadline - Date.now();
     if (left <= 0 || (flight && flight.waiters === 0)) return { kind: 'fetch', lease: null };
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, left)));
     pollMs = Math.min(MAX_POLL_MS, pollMs * 1.5);
-    const entry = await readEntry(state, keys);
-    if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
-    lease = await acquire();
+    [lease, entry] = await attempt();
   }
   if (lease === 'uncacheable') return { kind: 'fetch', lease: null };
   // A lease call that timed out on our side may still have taken the lease in Redis: keep the token and
   // release it after the fetch (compare-and-delete: harmless if we never held it).
-  if (lease === FAILED) return { kind: 'fetch', lease: { token } };
-
-  // Another process may have stored the entry and released its lease between our read and our acquire.
-  const entry = await readEntry(state, keys);
+  const held: HeldLease = { token };
   if (entry && entry.freshUntil > Date.now()) {
-    await releaseFill(state, keys, { token }, true);
+    // Filled by another process between our first read and our acquire.
+    void releaseFill(state, keys, held, true); // acquired, or maybe (a failed call): compare-and-delete
     return { kind: 'entry', entry };
   }
-  return { kind: 'fetch', lease: { token } };
+  return { kind: 'fetch', lease: held };
 }
 
 /**

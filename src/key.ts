@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { AxiosRequestConfig } from 'axios';
 import { escapeGlob } from './stores/glob.js';
 
@@ -45,9 +45,15 @@ const TEXT_RESPONSE_TYPES: ReadonlySet<unknown> = new Set([undefined, 'json', 't
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 const HASH_CHARS = 22; // 22 base64url characters = 132 bits
 
-/** Hash to a 132-bit base64url string (no `{`, `}` or `:`). */
+/** Node ≥ 20.12 has a one-shot hash, about 3× cheaper than createHash for short inputs. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
+/** Hash to a 132-bit base64url string (no `{`, `}` or `:`). Each part is followed by a NUL separator. */
 export function hash128(...parts: (string | Uint8Array)[]): string {
-  const h = createHash('sha256');
+  if (oneShotHash && parts.every((part) => typeof part === 'string')) {
+    return oneShotHash('sha256', `${parts.join('\u0000')}\u0000`, 'base64url').slice(0, HASH_CHARS);
+  }
+  const h = crypto.createHash('sha256');
   for (const part of parts) {
     h.update(part);
     h.update('\u0000');

@@ -72,15 +72,26 @@ export class StoreGuard {
     }
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      let timedOut = false;
+      const expire = () => {
         if (settled) return;
         settled = true;
+        timedOut = true;
         this.counters.storeTimeouts++;
         this.failed(new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs), operation, key, probe);
         resolve(FAILED);
-      }, this.options.storeTimeoutMs);
+      };
+      // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
+      // in the socket. Give it one poll phase (setImmediate runs right after it) before calling it late, so
+      // that time spent queueing in our own event loop is not blamed on the store.
+      const timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
       pending.then(
         (value) => {
+          if (timedOut) {
+            // Late, but the store works: do not let queueing delays add up to an open breaker.
+            if (!this.open) this.consecutiveFailures = 0;
+            return;
+          }
           if (settled) return;
           settled = true;
           clearTimeout(timer);

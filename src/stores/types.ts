@@ -3,7 +3,9 @@
  * value keys (the variants of one request, the entries carrying one tag) that can be deleted together.
  *
  * Implementations: {@link RedisStore} (ioredis `Redis` or `Cluster`) and {@link MemoryStore}. Any object
- * with these methods can be passed as `store`. Methods may reject; the cache treats every rejection as a
+ * with these methods can be passed as `store`. Calls on the keys of one request are applied in the order
+ * they are made (true of one Redis connection, and of one Cluster slot): the fleet coordination sends a
+ * lease call and a read back to back and relies on the read seeing everything before the lease call. Methods may reject; the cache treats every rejection as a
  * miss (reads) or a dropped write, bounds every call by `storeTimeout`, and reports it to `onError`.
  */
 /** The answer of {@link CacheStore.acquireLease}. */
