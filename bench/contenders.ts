@@ -2,8 +2,9 @@ import http from 'node:http';
 import axios, { type AxiosAdapter, type AxiosInstance, type AxiosResponse } from 'axios';
 import { buildStorage, canStale, type StorageValue, setupCache } from 'axios-cache-interceptor';
 import type { Redis } from 'ioredis';
-import { type CacheStats, getCacheStats, withCache } from '../src/index.js';
+import type { CacheStats } from '../src/index.js';
 import { BODIES, type Body, isBodyId } from './bodies.js';
+import { getCacheStats, withCache } from './library.js';
 import type { BenchRedis } from './redis.js';
 
 /** Everyone measured. Each one that talks to Redis has its own connection; each HTTP client its own agent. */

@@ -56,14 +56,26 @@ async function measure(topology: string, client: Redis | Cluster): Promise<Row[]
   await fill(client, 'bench-tags:', TAGGED, 'bulk');
   let started = performance.now();
   const removedTagged = await evictTags(tagged, ['bulk']);
-  rows.push({ topology, operation: 'evictTags', keys: TAGGED, removed: removedTagged, ms: performance.now() - started });
+  rows.push({
+    topology,
+    operation: 'evictTags',
+    keys: TAGGED,
+    removed: removedTagged,
+    ms: performance.now() - started,
+  });
   await clearCache(tagged);
 
   const all = withCache(axios.create(), { store: client, prefix: 'bench-clear:', storeTimeout: 1000 });
   await fill(client, 'bench-clear:', CLEAR_KEYS / 2);
   started = performance.now();
   const removedAll = await clearCache(all);
-  rows.push({ topology, operation: 'clearCache', keys: CLEAR_KEYS, removed: removedAll, ms: performance.now() - started });
+  rows.push({
+    topology,
+    operation: 'clearCache',
+    keys: CLEAR_KEYS,
+    removed: removedAll,
+    ms: performance.now() - started,
+  });
   return rows;
 }
 
@@ -86,5 +98,9 @@ await cluster.stop();
 
 console.log('| topology | operation | keys | removed | time |');
 console.log('| --- | --- | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.topology} | ${r.operation} | ${r.keys} | ${r.removed} | ${r.ms.toFixed(0)} ms |`);
-writeFileSync(new URL('./eviction-results.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+for (const r of rows)
+  console.log(`| ${r.topology} | ${r.operation} | ${r.keys} | ${r.removed} | ${r.ms.toFixed(0)} ms |`);
+writeFileSync(
+  new URL('./eviction-results.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`,
+);

@@ -1,5 +1,6 @@
 import { type AxiosAdapter, AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { waitForFlight } from './coalesce.js';
+import { bytesToBody } from './entry.js';
 import { fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
 import { resolveRequestOptions } from './options.js';
@@ -21,6 +22,17 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     }
     const keys = requestKeys(config, options.prefix, options.varyHeaders, request.key);
     if (!keys) return bypass(state, config);
+
+    if (state.l1 && !request.refresh) {
+      const now = Date.now();
+      const entry = state.l1.get(keys.entry, now);
+      if (entry) {
+        state.counters.hits++;
+        state.counters.l1Hits++;
+        const info: CacheInfo = { status: 'hit', key: keys.entry, age: Math.max(0, now - entry.createdAt) / 1000 };
+        return settleReplay(config, entry, bytesToBody(entry), info, undefined);
+      }
+    }
 
     if (!(request.coalesce ?? options.coalesce)) {
       return deliver(state, config, keys, await fill(state, keys, request, config, null), false);

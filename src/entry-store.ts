@@ -1,5 +1,6 @@
 import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
 import type { CacheEntryError } from './errors.js';
+import { announce } from './invalidation.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { ResponseHead } from './replay.js';
@@ -28,8 +29,9 @@ export function staleWindowMs(state: CacheState, request: ResolvedRequestOptions
 }
 
 /**
- * Store an upstream answer if it may be stored (status, Cache-Control, body type, size). Resolves to
- * whether it was stored. Never rejects.
+ * Store an upstream answer if it may be stored (status, Cache-Control, body type, size), and announce the
+ * overwrite to the fleet's in-process layers. Resolves to the stored entry (decoded only when this
+ * instance has an `l1`), or `null` when nothing was stored. Never rejects.
  */
 export async function writeEntry(
   state: CacheState,
@@ -39,13 +41,13 @@ export async function writeEntry(
   data: unknown,
   createdAt: number,
   fetchMs: number,
-): Promise<boolean> {
+): Promise<Entry | null> {
   const { options, guard } = state;
-  if (!options.isStorableStatus(head.status)) return false;
+  if (!options.isStorableStatus(head.status)) return null;
   const directives = cacheControl(head.headers['cache-control']);
-  if (directives.has('no-store') || (options.shared && directives.has('private'))) return false;
+  if (directives.has('no-store') || (options.shared && directives.has('private'))) return null;
   const body = await bodyToBytes(data);
-  if (!body) return false;
+  if (!body) return null;
   const ttlMs = request.ttlMs ?? options.ttlMs;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
   const bytes = encodeEntry({
@@ -59,13 +61,23 @@ export async function writeEntry(
     blobType: body.blobType,
     body: body.bytes,
   });
-  if (bytes.length > options.maxEntryBytes) return false;
+  if (bytes.length > options.maxEntryBytes) return null;
   const indexes = [keys.variants];
   for (const tag of tags) indexes.push(tagIndexKey(options.prefix, tag));
   const keepMs = ttlMs + staleWindowMs(state, request);
-  const result = await guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes));
-  return result !== FAILED;
+  // The write and the announcement go out back to back: Redis stores before it tells the other processes
+  // to drop their in-process copy of the key.
+  const [result] = await Promise.all([
+    guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes)),
+    announce(state, keys.entry),
+  ]);
+  if (result === FAILED) return null;
+  // The in-process layer keeps the stored bytes, never the caller's own (mutable) data.
+  return state.l1 ? decodeEntry(bytes, keys.label) : STORED;
 }
+
+/** What `writeEntry` resolves to when it stored an entry but nobody needs it decoded. */
+const STORED = Object.freeze({}) as Entry;
 
 /** The request's tags plus those listed in the tag header, without duplicates. */
 function entryTags(requestTags: readonly string[], header: string | string[] | undefined): readonly string[] {

@@ -72,7 +72,7 @@ export class CacheNotInstalledError extends CacheError {
 }
 
 /** Which store operation failed. */
-export type StoreOperation = 'get' | 'set' | 'delete' | 'evict' | 'clear' | 'lease' | 'release' | 'wait';
+export type StoreOperation = 'get' | 'set' | 'delete' | 'evict' | 'clear' | 'lease' | 'release' | 'wait' | 'publish';
 
 /**
  * A store call failed. Never thrown at a request: the request is treated as a miss (or the write is

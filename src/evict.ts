@@ -1,7 +1,9 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
 import { CacheOptionError } from './errors.js';
+import { announce, DROP_ALL } from './invalidation.js';
 import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from './key.js';
 import { resolveRequestOptions } from './options.js';
+import type { CacheState } from './state.js';
 import { escapeGlob } from './stores/glob.js';
 import type { CachedAxiosInstance, CachedRequestConfig } from './types.js';
 import { cacheStateOf } from './with-cache.js';
@@ -26,11 +28,14 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
   const { prefix } = state.options;
   if (request instanceof RegExp) {
     const re = request;
-    return state.options.store.deleteMatching(entryPattern(prefix, '*'), (key) => {
-      const url = entryUrl(key);
-      re.lastIndex = 0;
-      return url !== null && re.test(url);
-    });
+    return dropped(
+      state,
+      await state.options.store.deleteMatching(entryPattern(prefix, '*'), (key) => {
+        const url = entryUrl(key);
+        re.lastIndex = 0;
+        return url !== null && re.test(url);
+      }),
+    );
   }
   if (typeof request === 'string' && request.includes('*')) {
     if (request.includes('?')) {
@@ -46,7 +51,7 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
     );
     const origin = full.origin === 'null' ? `${full.protocol}//${full.host}` : full.origin;
     const urlGlob = `${origin}${full.pathname}`.split('%2A').map(escapeGlob).join('*');
-    return state.options.store.deleteMatching(entryPattern(prefix, urlGlob));
+    return dropped(state, await state.options.store.deleteMatching(entryPattern(prefix, urlGlob)));
   }
   const config = evictionConfig(instance, request);
   const options = resolveRequestOptions((config as { cache?: unknown }).cache);
@@ -54,7 +59,7 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
   if (!keys) {
     throw new CacheOptionError('request.data', config.data, 'a body that can be keyed (not a stream or FormData)');
   }
-  return state.options.store.deleteIndexed([keys.variants]);
+  return dropped(state, await state.options.store.deleteIndexed([keys.variants]));
 }
 
 /** Remove every entry stored with any of these tags. Resolves to the number of entries removed. */
@@ -66,7 +71,10 @@ export async function evictTags(instance: AnyInstance, tags: readonly string[]):
       throw new CacheOptionError(`tags[${i}]`, tag, 'a non-empty string');
   });
   if (tags.length === 0) return 0;
-  return state.options.store.deleteIndexed(tags.map((tag) => tagIndexKey(state.options.prefix, tag)));
+  return dropped(
+    state,
+    await state.options.store.deleteIndexed(tags.map((tag) => tagIndexKey(state.options.prefix, tag))),
+  );
 }
 
 /**
@@ -76,7 +84,13 @@ export async function evictTags(instance: AnyInstance, tags: readonly string[]):
  */
 export async function clearCache(instance: AnyInstance): Promise<number> {
   const state = cacheStateOf(instance);
-  return state.options.store.deleteMatching(`${escapeGlob(state.options.prefix)}*`);
+  return dropped(state, await state.options.store.deleteMatching(`${escapeGlob(state.options.prefix)}*`));
+}
+
+/** After an eviction: every process drops its in-process copies (they may hold what was just removed). */
+async function dropped(state: CacheState, removed: number): Promise<number> {
+  await announce(state, DROP_ALL);
+  return removed;
 }
 
 function evictionConfig(instance: AnyInstance, request: string | CachedRequestConfig): InternalAxiosRequestConfig {

@@ -31,6 +31,7 @@ export async function fill(
     if (entry) {
       const now = Date.now();
       if (now < entry.freshUntil) {
+        state.l1?.set(keys.entry, entry, now);
         if (options.earlyRefresh > 0 && refreshEarly(entry, now, options.earlyRefresh)) {
           revalidate(state, keys, request, config);
         }
@@ -52,7 +53,10 @@ export async function fill(
   if (flight && !request.refresh) {
     if (flight.waiters === 0) return abandoned(config);
     const plan = await coordinateFill(state, keys, flight);
-    if (plan.kind === 'entry') return entryOutcome(plan.entry, 'fleet');
+    if (plan.kind === 'entry') {
+      state.l1?.set(keys.entry, plan.entry, Date.now());
+      return entryOutcome(plan.entry, 'fleet');
+    }
     lease = plan.lease;
   }
 
@@ -85,7 +89,8 @@ export async function fill(
   const createdAt = Date.now();
   const { head, upstreamHeaders } = responseHeads(response);
   const stored = await writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs);
-  if (lease) void releaseFill(state, keys, lease, stored);
+  if (stored && state.l1) state.l1.set(keys.entry, stored, Date.now());
+  if (lease) void releaseFill(state, keys, lease, stored !== null);
   return {
     kind: 'response',
     source: 'upstream',

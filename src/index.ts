@@ -17,6 +17,7 @@ export {
   type CacheErrorContext,
   type CacheOptions,
   DEFAULTS,
+  type L1Options,
   type RequestCacheOptions,
   type StatusFilter,
 } from './options.js';
@@ -24,6 +25,6 @@ export type { CacheInfo } from './replay.js';
 export type { CacheStats } from './stats.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
-export type { CacheStore } from './stores/types.js';
+export type { CacheStore, LeaseState, Subscription } from './stores/types.js';
 export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './types.js';
-export { getCacheStats, getCacheStore, withCache } from './with-cache.js';
+export { closeCache, getCacheStats, getCacheStore, withCache } from './with-cache.js';

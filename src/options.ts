@@ -30,6 +30,26 @@ export interface BreakerOptions {
   cooldown?: number;
 }
 
+/** The optional in-process layer in front of the store: see "In-process layer (l1)" in the README. */
+export interface L1Options {
+  /**
+   * Most entries kept in this process.
+   * @default 1000
+   */
+  maxEntries?: number;
+  /**
+   * Most bytes of bodies kept in this process.
+   * @default 16777216 (16 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Longest time, in seconds, an entry is served from this process without asking the store (never past
+   * its freshness). Evictions and overwrites anywhere in the fleet drop it sooner.
+   * @default 1
+   */
+  ttl?: number;
+}
+
 /** Options of `withCache(instance, options)`. Every option is validated when `withCache` runs. */
 export interface CacheOptions {
   /**
@@ -123,6 +143,14 @@ export interface CacheOptions {
    */
   tagHeader?: string;
   /**
+   * An in-process LRU of hot entries in front of the store (answers without a Redis round trip), or
+   * `false`. With Redis, each process listens on a pub/sub channel for overwrites and evictions made
+   * anywhere in the fleet, and serves nothing from the layer while that subscription is down.
+   * Call `closeCache(instance)` to close its connection when shutting down.
+   * @default false
+   */
+  l1?: L1Options | false;
+  /**
    * `true`: this is a shared cache (one entry may serve many users of the service), so responses marked
    * `Cache-Control: private` are not stored. `false`: a private cache; `private` responses are stored.
    * `no-store` responses are never stored.
@@ -200,6 +228,7 @@ export interface ResolvedOptions {
   lockWaitMs: number;
   earlyRefresh: number;
   tagHeader: string | undefined;
+  l1: { maxEntries: number; maxBytes: number; ttlMs: number } | null;
   shared: boolean;
   breaker: { failures: number; cooldownMs: number } | null;
   onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
@@ -243,6 +272,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'lockWait',
   'earlyRefresh',
   'tagHeader',
+  'l1',
   'shared',
   'breaker',
   'onError',
@@ -284,6 +314,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     lockWaitMs: o.lockWait === undefined ? DEFAULTS.lockWait : nonNegativeNumber('lockWait', o.lockWait),
     earlyRefresh:
       o.earlyRefresh === undefined ? DEFAULTS.earlyRefresh : nonNegativeNumber('earlyRefresh', o.earlyRefresh),
+    l1: l1Option(o.l1),
     tagHeader: o.tagHeader === undefined ? undefined : nonEmptyString('tagHeader', o.tagHeader).toLowerCase(),
     shared: o.shared === undefined ? DEFAULTS.shared : boolean('shared', o.shared),
     breaker: breakerOption(o.breaker),
@@ -352,6 +383,18 @@ function storeOption(store: unknown): CacheStore {
     store,
     'an ioredis Redis or Cluster client, or a CacheStore (get, set, delete, deleteIndexed, deleteMatching)',
   );
+}
+
+function l1Option(value: unknown): ResolvedOptions['l1'] {
+  if (value === undefined || value === false) return null;
+  if (!isPlainObject(value)) throw new CacheOptionError('l1', value, 'false or { maxEntries, maxBytes, ttl }');
+  rejectUnknownKeys(value, new Set(['maxEntries', 'maxBytes', 'ttl']), 'l1.');
+  const l = value as L1Options;
+  return {
+    maxEntries: l.maxEntries === undefined ? 1000 : positiveInteger('l1.maxEntries', l.maxEntries),
+    maxBytes: l.maxBytes === undefined ? 16 * 1024 * 1024 : positiveInteger('l1.maxBytes', l.maxBytes),
+    ttlMs: Math.round((l.ttl === undefined ? 1 : seconds('l1.ttl', l.ttl)) * 1000),
+  };
 }
 
 function breakerOption(value: unknown): ResolvedOptions['breaker'] {

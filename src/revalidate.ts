@@ -46,7 +46,8 @@ async function refresh(
     const result = await callUpstream(state, detachedConfig(config, { timeout }));
     if (!result.ok || result.response.status >= 500) return;
     const { head } = responseHeads(result.response);
-    await writeEntry(state, keys, request, head, result.response.data, Date.now(), result.fetchMs);
+    const stored = await writeEntry(state, keys, request, head, result.response.data, Date.now(), result.fetchMs);
+    if (stored && state.l1) state.l1.set(keys.entry, stored, Date.now());
   } finally {
     if (leased) await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
   }

@@ -1,9 +1,11 @@
 import type { AxiosAdapter } from 'axios';
 import type { FlightMap } from './coalesce.js';
+import type { LocalLayer } from './l1.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outcome } from './outcome.js';
 import type { Counters } from './stats.js';
 import type { StoreGuard } from './store-guard.js';
+import type { Subscription } from './stores/types.js';
 
 /** Everything one cached instance holds. */
 export interface CacheState {
@@ -16,4 +18,10 @@ export interface CacheState {
   /** Keys with a background refresh running in this process. */
   readonly refreshing: Set<string>;
   readonly counters: Counters;
+  /** The optional in-process layer (`l1`), or `null`. */
+  readonly l1: LocalLayer | null;
+  /** Identifies this instance's own invalidation messages. */
+  readonly instanceId: string;
+  /** The invalidation subscription behind `l1`, when the store has pub/sub. */
+  subscription: Subscription | null;
 }

@@ -2,6 +2,8 @@
 export interface CacheStats {
   /** Responses served fresh from the store. */
   hits: number;
+  /** Of `hits`, those answered by the in-process layer (`l1`) without asking the store. */
+  l1Hits: number;
   /** Responses served from a stale entry. */
   staleHits: number;
   /** Requests that went upstream themselves. */
@@ -24,14 +26,19 @@ export interface CacheStats {
   inFlight: number;
   /** Circuit breaker state: `closed` (store used), `open` (store skipped), `half-open` (probing). */
   breaker: 'closed' | 'open' | 'half-open';
+  /** The in-process layer: `off` (not configured), `live` (serving), `down` (invalidations may be missed: not serving). */
+  l1: 'off' | 'live' | 'down';
+  /** Entries held by the in-process layer. */
+  l1Entries: number;
 }
 
 /** The mutable counters behind {@link CacheStats}. */
-export type Counters = Omit<CacheStats, 'inFlight' | 'breaker'>;
+export type Counters = Omit<CacheStats, 'inFlight' | 'breaker' | 'l1' | 'l1Entries'>;
 
 export function newCounters(): Counters {
   return {
     hits: 0,
+    l1Hits: 0,
     staleHits: 0,
     misses: 0,
     coalesced: 0,

@@ -59,7 +59,7 @@ export class StoreGuard {
     if (store.isReady && !store.isReady()) {
       if (probe) this.probing = false;
       this.counters.storeErrors++;
-      this.report(new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready'), operation, key);
+      this.report(() => new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready'), operation, key);
       return Promise.resolve(FAILED);
     }
     let pending: Promise<T>;
@@ -67,7 +67,7 @@ export class StoreGuard {
       pending = run(store);
     } catch (error) {
       this.counters.storeErrors++;
-      this.failed(new CacheStoreError(operation, key, error), operation, key, probe);
+      this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
       return Promise.resolve(FAILED);
     }
     return new Promise<T | Failed>((resolve) => {
@@ -78,7 +78,12 @@ export class StoreGuard {
         settled = true;
         timedOut = true;
         this.counters.storeTimeouts++;
-        this.failed(new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs), operation, key, probe);
+        this.failed(
+          () => new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs),
+          operation,
+          key,
+          probe,
+        );
         resolve(FAILED);
       };
       // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
@@ -103,20 +108,23 @@ export class StoreGuard {
           settled = true;
           clearTimeout(timer);
           this.counters.storeErrors++;
-          this.failed(new CacheStoreError(operation, key, error), operation, key, probe);
+          this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
           resolve(FAILED);
         },
       );
     });
   }
 
-  /** Report a swallowed error to `onError` (whose own exceptions are ignored). */
-  report(error: CacheError, operation: string, key: string | undefined): void {
+  /**
+   * Report a swallowed error to `onError` (whose own exceptions are ignored). Takes the error or a factory:
+   * without a hook, no error object (and stack trace) is built at all, which matters while Redis is down.
+   */
+  report(error: CacheError | (() => CacheError), operation: string, key: string | undefined): void {
     const hook = this.options.onError;
     if (!hook) return;
     const context: CacheErrorContext = { operation, key };
     try {
-      hook(error, context);
+      hook(typeof error === 'function' ? error() : error, context);
     } catch {
       // A reporting hook must not break a request.
     }
@@ -130,7 +138,7 @@ export class StoreGuard {
     }
   }
 
-  private failed(error: CacheError, operation: StoreOperation, key: string | undefined, probe: boolean): void {
+  private failed(error: () => CacheError, operation: StoreOperation, key: string | undefined, probe: boolean): void {
     this.report(error, operation, key);
     const breaker = this.options.breaker;
     if (!breaker) return;

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { createCachingAdapter } from './adapter.js';
 import { FlightMap } from './coalesce.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
+import { invalidationChannel, receiveInvalidation } from './invalidation.js';
+import { LocalLayer } from './l1.js';
 import { type CacheOptions, resolveOptions } from './options.js';
 import type { CacheState } from './state.js';
 import { type CacheStats, newCounters } from './stats.js';
@@ -30,10 +33,50 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     flights: new FlightMap(),
     refreshing: new Set(),
     counters,
+    l1: resolved.l1 ? new LocalLayer(resolved.l1) : null,
+    instanceId: randomBytes(9).toString('base64url'),
+    subscription: null,
   };
+  if (state.l1) listenForInvalidations(state, state.l1);
   instance.defaults.adapter = createCachingAdapter(state);
   states.set(instance, state);
   return instance as unknown as CachedAxiosInstance;
+}
+
+/**
+ * With `l1`: follow the fleet's invalidations. The layer serves only while the subscription is live; when
+ * it comes (back) up, everything learnt before is dropped, since messages may have been missed. A store
+ * without pub/sub (MemoryStore: one process) keeps the layer usable, bounded by `l1.ttl`.
+ */
+function listenForInvalidations(state: CacheState, l1: LocalLayer): void {
+  const store = state.options.store;
+  if (!store.subscribe) {
+    l1.usable = true;
+    return;
+  }
+  state.subscription = store.subscribe(
+    invalidationChannel(state.options.prefix),
+    (message) => receiveInvalidation(state, message),
+    (up) => {
+      l1.clear();
+      l1.usable = up;
+    },
+  );
+}
+
+/**
+ * Release what the cache holds open: the `l1` invalidation connection. The store's own client is yours to
+ * close. Requests still work afterwards (without the in-process layer).
+ */
+export async function closeCache(instance: CachedAxiosInstance | AxiosInstance): Promise<void> {
+  const state = cacheStateOf(instance);
+  if (state.l1) {
+    state.l1.usable = false;
+    state.l1.clear();
+  }
+  const subscription = state.subscription;
+  state.subscription = null;
+  await subscription?.close();
 }
 
 /** The cache state of an instance returned by `withCache`. Throws {@link CacheNotInstalledError}. */
@@ -47,7 +90,14 @@ export function cacheStateOf(instance: unknown): CacheState {
 /** Counters and circuit breaker state of a cached instance. */
 export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): CacheStats {
   const state = cacheStateOf(instance);
-  return { ...state.counters, inFlight: state.flights.size, breaker: state.guard.breakerState };
+  const { l1 } = state;
+  return {
+    ...state.counters,
+    inFlight: state.flights.size,
+    breaker: state.guard.breakerState,
+    l1: l1 ? (l1.usable ? 'live' : 'down') : 'off',
+    l1Entries: l1 ? l1.size : 0,
+  };
 }
 
 /** The store behind a cached instance (e.g. to inspect a {@link MemoryStore} in tests). */

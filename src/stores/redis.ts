@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
 import { INDEX_ADD, LEASE_ACQUIRE, LEASE_RELEASE } from './scripts.js';
-import { type CacheStore, type LeaseState, UNCACHEABLE_MARKER } from './types.js';
+import { type CacheStore, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
 export type IORedisClient = Redis | Cluster;
@@ -107,6 +107,37 @@ export class RedisStore implements CacheStore {
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
     return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.client.publish(channel, message);
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription {
+    // A dedicated connection: a subscribed connection can run nothing else.
+    const subscriber = this.client.duplicate() as Redis;
+    let closed = false;
+    const subscribeNow = () => {
+      subscriber.subscribe(channel).then(
+        () => {
+          if (!closed) listening(true);
+        },
+        () => listening(false),
+      );
+    };
+    subscriber.on('error', () => {}); // the main client's failures are what the cache reports
+    subscriber.on('ready', subscribeNow);
+    for (const event of ['close', 'reconnecting', 'end']) subscriber.on(event, () => listening(false));
+    subscriber.on('message', (from: string, message: string) => {
+      if (from === channel) onMessage(message);
+    });
+    return {
+      close: async () => {
+        closed = true;
+        listening(false);
+        subscriber.disconnect();
+      },
+    };
   }
 
   async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {

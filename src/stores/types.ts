@@ -59,4 +59,19 @@ export interface CacheStore {
 
   /** A short state name for diagnostics (e.g. the ioredis client status). */
   state?(): string;
+
+  /** Broadcast `message` on `channel` to every process (Redis `PUBLISH`). Optional: used by `l1`. */
+  publish?(channel: string, message: string): Promise<void>;
+
+  /**
+   * Listen to `channel` on a dedicated connection. `listening(false)` whenever messages may be missed
+   * (connecting, reconnecting), `listening(true)` once subscribed again. Optional: without it, `l1`
+   * entries are only bounded by `l1.ttl` across processes.
+   */
+  subscribe?(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription;
+}
+
+/** A live subscription; `close()` ends its connection. */
+export interface Subscription {
+  close(): Promise<void>;
 }
