@@ -33,12 +33,12 @@ export async function fill(
       if (now < entry.freshUntil) {
         state.l1?.set(keys.entry, entry, now);
         if (options.earlyRefresh > 0 && refreshEarly(entry, now, options.earlyRefresh)) {
-          revalidate(state, keys, request, config);
+          revalidate(state, keys, request, config, entry.createdAt);
         }
         return entryOutcome(entry, 'store');
       }
       if (now < entry.freshUntil + (request.staleWhileRevalidateMs ?? options.staleWhileRevalidateMs)) {
-        revalidate(state, keys, request, config);
+        revalidate(state, keys, request, config, entry.createdAt);
         return entryOutcome(entry, 'stale');
       }
       if (now < entry.freshUntil + staleIfErrorMs) {
@@ -64,7 +64,7 @@ export async function fill(
   if (flight) {
     // Everyone who wanted this answer has already given up: do not call upstream for nobody.
     if (flight.waiters === 0) {
-      if (lease) void releaseFill(state, keys, lease, false);
+      if (lease) void releaseFill(state, keys, lease, false); // nothing learnt: hand the lease on
       return abandoned(config);
     }
     // The shared call belongs to no single caller: it runs until every waiter has left (each waiter
@@ -77,11 +77,14 @@ export async function fill(
   const result = await callUpstream(state, upstreamConfig);
   const failed = !result.ok || result.response.status >= 500;
   if (failed && stale && Date.now() < stale.freshUntil + staleIfErrorMs) {
-    if (lease) void releaseFill(state, keys, lease, true);
+    if (lease) void releaseFill(state, keys, lease, false);
     return entryOutcome(stale, 'stale');
   }
   if (!result.ok) {
-    if (lease) void releaseFill(state, keys, lease, false);
+    // Our own abort (every caller gave up) says nothing about the answer: hand the lease on rather than
+    // send the whole fleet upstream with the "uncacheable" marker.
+    const gaveUp = flight?.controller?.signal.aborted === true;
+    if (lease) void releaseFill(state, keys, lease, !gaveUp);
     return { kind: 'error', error: result.error };
   }
 
@@ -90,7 +93,7 @@ export async function fill(
   const { head, upstreamHeaders } = responseHeads(response);
   const stored = await writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs);
   if (stored && state.l1) state.l1.set(keys.entry, stored, Date.now());
-  if (lease) void releaseFill(state, keys, lease, stored !== null);
+  if (lease) void releaseFill(state, keys, lease, stored === null);
   return {
     kind: 'response',
     source: 'upstream',

@@ -54,31 +54,34 @@ export async function coordinateFill(
     pollMs = Math.min(MAX_POLL_MS, pollMs * 1.5);
     [lease, entry] = await attempt();
   }
-  if (lease === 'uncacheable') return { kind: 'fetch', lease: null };
+  if (lease === 'uncacheable') {
+    return entry && entry.freshUntil > Date.now() ? { kind: 'entry', entry } : { kind: 'fetch', lease: null };
+  }
   // A lease call that timed out on our side may still have taken the lease in Redis: keep the token and
   // release it after the fetch (compare-and-delete: harmless if we never held it).
   const held: HeldLease = { token };
   if (entry && entry.freshUntil > Date.now()) {
     // Filled by another process between our first read and our acquire.
-    void releaseFill(state, keys, held, true); // acquired, or maybe (a failed call): compare-and-delete
+    void releaseFill(state, keys, held, false); // acquired, or maybe (a failed call): compare-and-delete
     return { kind: 'entry', entry };
   }
   return { kind: 'fetch', lease: held };
 }
 
 /**
- * Release a held lease. When the answer was not stored, leave the "uncacheable" marker for a moment so
- * that waiting processes go upstream at once instead of waiting out the lease (hit-for-miss).
+ * Release a held lease. `uncacheable`: the answer could not be stored, so leave the "uncacheable" marker
+ * for a moment and waiting processes go upstream at once instead of waiting out the lease (hit-for-miss).
+ * Otherwise (stored, or we merely gave up) just free it, so that one waiter takes over.
  */
 export async function releaseFill(
   state: CacheState,
   keys: RequestKeys,
   lease: HeldLease,
-  stored: boolean,
+  uncacheable: boolean,
 ): Promise<void> {
   const store = state.guard.store;
   if (!store.releaseLease) return;
   await state.guard.call('release', keys.label, (s) =>
-    s.releaseLease!(keys.lease, lease.token, stored ? 0 : UNCACHEABLE_MARKER_MS),
+    s.releaseLease!(keys.lease, lease.token, uncacheable ? UNCACHEABLE_MARKER_MS : 0),
   );
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { InternalAxiosRequestConfig } from 'axios';
-import { writeEntry } from './entry-store.js';
+import { readEntry, writeEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
@@ -16,10 +16,11 @@ export function revalidate(
   keys: RequestKeys,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
+  seenCreatedAt: number,
 ): void {
   if (state.refreshing.has(keys.entry)) return;
   state.refreshing.add(keys.entry);
-  refresh(state, keys, request, config)
+  refresh(state, keys, request, config, seenCreatedAt)
     .catch(() => {})
     .finally(() => state.refreshing.delete(keys.entry));
 }
@@ -29,15 +30,25 @@ async function refresh(
   keys: RequestKeys,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
+  seenCreatedAt: number,
 ): Promise<void> {
   const { guard, options } = state;
   const token = randomBytes(12).toString('base64url');
   const leased = guard.store.acquireLease !== undefined;
   if (leased) {
-    const lease = await guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs));
+    // Lease and re-read in one round trip, in that order (as in coordinateFill): if another process has
+    // refreshed the entry since we read it, its newer copy is there and there is nothing to do.
+    const [lease, current] = await Promise.all([
+      guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs)),
+      readEntry(state, keys),
+    ] as const);
     // Another process is refreshing it. (A lease call that failed or timed out may still have taken the
     // lease: refresh anyway and release it, rather than leave a lease nobody will release.)
     if (lease === 'held' || lease === 'uncacheable') return;
+    if (current && current.createdAt > seenCreatedAt) {
+      await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
+      return;
+    }
   }
   state.counters.refreshes++;
   try {

@@ -531,8 +531,7 @@ describe('fleet coalescing through the fill lease', () => {
     expect((await fromA).cache.status).toBe('miss');
   });
 
-  // Bug (src/fill.ts, fill(): `if (flight.waiters === 0) { if (lease) void releaseFill(state, keys, lease, false)`
-  // and `if (!result.ok) { if (lease) void releaseFill(state, keys, lease, false)`, lines 67 and 84 at e462482):
+  // Regression (fixed; src/fill.ts, releases of an abandoned fill and of `!result.ok`, lines 67 and 84 at e462482):
   // when every caller of the lease holder gives up, the holder releases its lease with `stored = false` —
   // directly, or through the CanceledError of the upstream call it aborted itself — and so leaves the 1 s
   // "uncacheable" marker. That marker means "the answer cannot be stored, fetch on your own": every other
@@ -541,7 +540,7 @@ describe('fleet coalescing through the fill lease', () => {
   // compare-and-delete: `releaseFill(…, true)` when `flight.waiters === 0`, and when the error comes from
   // our own `flight.controller` aborting), so that one waiter takes the lease over and the others keep
   // waiting for its entry.
-  it.fails('hands the lease on (no uncacheable marker) when the holder’s callers all give up', async () => {
+  it('hands the lease on (no uncacheable marker) when the holder’s callers all give up', async () => {
     const store = new LeaseStore();
     const up = upstream();
     up.held.add('A');
@@ -793,14 +792,14 @@ describe('stale-while-revalidate', () => {
     expect(getCacheStats(a).refreshes).toBe(0);
   });
 
-  // Bug (src/revalidate.ts, refresh(), lines 36-41 at e462482): after taking the lease, a refresh does not
+  // Regression (fixed; src/revalidate.ts refresh(), lines 36-41 at e462482): after taking the lease, a refresh does not
   // check whether the entry was refreshed meanwhile. A process that read the stale entry just before another
   // process's refresh stored the new one and released the lease takes the (now free) lease and refreshes
   // again: two upstream calls for one stale period. `coordinateFill` (src/fleet.ts) closes the same race for
   // misses by reading the entry together with the lease call. Fix: pass the stale entry's `createdAt` to
   // `revalidate`, and when the lease is 'acquired' read the entry (in the same round trip, as coordinateFill
   // does); if a newer one is there, release the lease and return without calling upstream.
-  it.fails('a process whose lease call is slow does not refresh again an entry another process just refreshed', async () => {
+  it('a process whose lease call is slow does not refresh again an entry another process just refreshed', async () => {
     const store = new LeaseStore();
     const up = upstream();
     const a = processOn(store, 'A', up, options);
