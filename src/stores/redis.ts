@@ -131,6 +131,8 @@ export class RedisStore implements CacheStore {
     subscriber.on('message', (from: string, message: string) => {
       if (from === channel) onMessage(message);
     });
+    // A duplicate inherits `lazyConnect`: it would never connect, since nothing else is sent on it.
+    if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
     return {
       close: async () => {
         closed = true;

@@ -132,3 +132,14 @@ describe('l1 while its subscription is down', () => {
     await own.stop();
   });
 });
+
+describe('l1 with a lazily connecting client', () => {
+  it('connects its own subscription (a duplicate inherits lazyConnect)', async () => {
+    const client = server.client({ lazyConnect: true });
+    await client.connect();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: client, prefix: 'l1lazy:', l1: {} });
+    await until(() => getCacheStats(api).l1 === 'live', 'the subscription');
+    await closeCache(api);
+    client.disconnect();
+  });
+});
