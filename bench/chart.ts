@@ -13,12 +13,13 @@ import type { MeasuredRow, Results } from './results.js';
 
 const COLORS: Readonly<Record<ContenderId, string>> = {
   ours: '#d6336c',
+  'ours-l1': '#f783ac',
   'aci-redis': '#4263eb',
   'raw-get': '#868e96',
   'noop-axios': '#adb5bd',
   'no-cache': '#ced4da',
 };
-const ORDER: readonly ContenderId[] = ['ours', 'aci-redis', 'raw-get', 'noop-axios'];
+const ORDER: readonly ContenderId[] = ['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'];
 
 const WIDTH = 820;
 const LABEL_W = 240;
@@ -65,7 +66,10 @@ export function renderChart(results: Results, concurrency = 64): string {
     const aci = panel.bars.find((b) => b.contender === 'aci-redis');
     for (const bar of panel.bars) {
       const w = Math.max(1, Math.round((bar.rps / max) * BAR_W));
-      const ratio = aci && bar.contender === 'ours' ? ` (${(bar.rps / aci.rps).toFixed(2)}× ACI)` : '';
+      const ratio =
+        aci && (bar.contender === 'ours' || bar.contender === 'ours-l1')
+          ? ` (${(bar.rps / aci.rps).toFixed(2)}× ACI)`
+          : '';
       out.push(`<text x="${LABEL_W - 8}" y="${y + 13}" text-anchor="end" fill="#343a40">${esc(bar.label)}</text>`);
       out.push(`<rect x="${LABEL_W}" y="${y}" width="${w}" height="${BAR_H}" rx="2" fill="${COLORS[bar.contender]}"/>`);
       out.push(

@@ -4,14 +4,15 @@ import { buildStorage, canStale, type StorageValue, setupCache } from 'axios-cac
 import type { Redis } from 'ioredis';
 import type { CacheStats } from '../src/index.js';
 import { BODIES, type Body, isBodyId } from './bodies.js';
-import { getCacheStats, withCache } from './library.js';
+import { closeCache, getCacheStats, withCache } from './library.js';
 import type { BenchRedis } from './redis.js';
 
 /** Everyone measured. Each one that talks to Redis has its own connection; each HTTP client its own agent. */
-export type ContenderId = 'ours' | 'aci-redis' | 'raw-get' | 'noop-axios' | 'no-cache';
+export type ContenderId = 'ours' | 'ours-l1' | 'aci-redis' | 'raw-get' | 'noop-axios' | 'no-cache';
 
 export const LABELS: Readonly<Record<ContenderId, string>> = {
   ours: 'axios-redis-cache (Redis)',
+  'ours-l1': 'axios-redis-cache (Redis + l1)',
   'aci-redis': 'axios-cache-interceptor + Redis',
   'raw-get': 'raw ioredis GET (+ parse)',
   'noop-axios': 'axios + no-op adapter',
@@ -45,6 +46,8 @@ export async function createContender(id: ContenderId, ctx: ContenderContext): P
   switch (id) {
     case 'ours':
       return ours(ctx);
+    case 'ours-l1':
+      return ours(ctx, true);
     case 'aci-redis':
       return aciRedis(ctx);
     case 'raw-get':
@@ -81,23 +84,29 @@ function httpInstance(ctx: ContenderContext, agent: http.Agent): AxiosInstance {
 }
 
 /** Ours, default options except the store and the TTL. */
-async function ours(ctx: ContenderContext): Promise<Contender> {
-  const redis = await ctx.redis.connect('bench-ours');
+/** Ours with default options; with `l1`, plus the in-process layer (`l1: { ttl: 1 }`, its defaults). */
+async function ours(ctx: ContenderContext, l1 = false): Promise<Contender> {
+  const id: ContenderId = l1 ? 'ours-l1' : 'ours';
+  const redis = await ctx.redis.connect(`bench-${id}`);
   const agent = new http.Agent({ keepAlive: true });
-  const api = withCache(httpInstance(ctx, agent), { store: redis, ttl: ctx.ttlSeconds });
+  const api = withCache(httpInstance(ctx, agent), { store: redis, ttl: ctx.ttlSeconds, ...(l1 ? { l1: {} } : {}) });
+  if (l1) {
+    while (getCacheStats(api).l1 !== 'live') await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const outcomes = newOutcomes();
   return {
-    id: 'ours',
-    label: LABELS.ours,
+    id,
+    label: LABELS[id],
     outcomes,
     async get(body, key) {
-      const response = await api.get(path('ours', body, key), body.binary ? BINARY : undefined);
+      const response = await api.get(path(id, body, key), body.binary ? BINARY : undefined);
       outcomes[response.cache.status]++;
       return response.data;
     },
     resetOutcomes: () => Object.assign(outcomes, newOutcomes()),
     cacheStats: () => getCacheStats(api),
     async close() {
+      await closeCache(api);
       agent.destroy();
       redis.disconnect();
     },

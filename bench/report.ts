@@ -166,6 +166,14 @@ function targetLines(results: Results): string[] {
       );
     }
   }
+  const withL1: string[] = [];
+  for (const l1 of hits.filter((r) => r.contender === 'ours-l1' && r.concurrency === 64)) {
+    const noop = hits.find((r) => r.contender === 'noop-axios' && r.concurrency === 64 && r.body === l1.body);
+    if (!noop) continue;
+    const x = l1.rps / noop.rps;
+    withL1.push(`${l1.bodyLabel} ${x.toFixed(2)}× ${x >= 0.9 ? '✓' : '✗'}`);
+  }
+  if (withL1.length) out.push(`- Warm hits ×64 with l1 vs axios + no-op adapter (target ≥ 0.9×): ${withL1.join(', ')}`);
   const misses = results.misses;
   const added: string[] = [];
   for (const ours of misses.filter((r) => r.contender === 'ours' && r.concurrency === 1)) {

@@ -22,6 +22,8 @@ export interface Entry {
   blobType: string;
   /** The body exactly as the base adapter returned it, as bytes (UTF-8 for strings, JSON for values). */
   body: Uint8Array;
+  /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
+  text?: string;
 }
 
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
@@ -158,13 +160,14 @@ export async function bodyToBytes(
 }
 
 /** A fresh copy of the body in the form the base adapter returned it: callers never share data. */
-export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType'>): unknown {
+export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType' | 'text'>): unknown {
   const { body } = entry;
   switch (entry.bodyKind) {
     case 'empty':
       return undefined;
     case 'string':
-      return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+      entry.text ??= Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+      return entry.text;
     case 'buffer':
       return Buffer.from(body);
     case 'arraybuffer':

@@ -77,6 +77,12 @@ export function requestKeys(
   customKey: string | undefined,
 ): RequestKeys | null {
   const method = (config.method ?? 'get').toUpperCase();
+  // The common case (no params object, no body, no own key) repeats the same URL work for every request:
+  // remember its result. Credentials never enter this memo (they only go into `vid`, computed each time).
+  const simple = customKey === undefined && config.params == null && (config.data == null || config.data === '');
+  const memoKey = simple ? `${method}\u0000${config.baseURL}\u0000${config.url}\u0000${config.allowAbsoluteUrls}` : '';
+  const known = simple ? URL_MEMO.get(memoKey) : undefined;
+  if (known) return finish(config, prefix, varyHeaders, known);
   const url = new URL(fullPath(config), 'http://localhost/');
   let rid: string;
   let label: string;
@@ -91,8 +97,34 @@ export function requestKeys(
     label = `${method} ${origin}${url.pathname}`;
     rid = body === undefined ? hash128(label, query) : hash128(label, query, body);
   }
-  const vid = varyId(config, url, varyHeaders);
-  const base = `${prefix}{${rid}}:`;
+  const parsed: ParsedRequest = { rid, label, username: url.username, password: url.password };
+  if (simple) {
+    if (URL_MEMO.size >= URL_MEMO_MAX) URL_MEMO.clear();
+    URL_MEMO.set(memoKey, parsed);
+  }
+  return finish(config, prefix, varyHeaders, parsed);
+}
+
+/** What the URL part of a request yields; `username`/`password` are the URL's user info (they vary the key). */
+interface ParsedRequest {
+  rid: string;
+  label: string;
+  username: string;
+  password: string;
+}
+
+const URL_MEMO = new Map<string, ParsedRequest>();
+const URL_MEMO_MAX = 5000;
+
+function finish(
+  config: KeyedConfig,
+  prefix: string,
+  varyHeaders: readonly string[],
+  parsed: ParsedRequest,
+): RequestKeys {
+  const vid = varyId(config, parsed, varyHeaders);
+  const base = `${prefix}{${parsed.rid}}:`;
+  const { label } = parsed;
   return { entry: `${base}${vid}:${label}`, variants: `${base}variants`, lease: `${base}${vid}:lease`, label };
 }
 
@@ -180,7 +212,11 @@ function bodyBytes(data: unknown): string | Uint8Array | undefined | null {
   return null; // streams, FormData, Blob, class instances
 }
 
-function varyId(config: KeyedConfig, url: URL, varyHeaders: readonly string[]): string {
+function varyId(
+  config: KeyedConfig,
+  url: { username: string; password: string },
+  varyHeaders: readonly string[],
+): string {
   const parts: string[] = [];
   for (const name of varyHeaders) {
     const value = headerValue(config.headers, name);

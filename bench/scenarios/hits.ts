@@ -4,7 +4,7 @@ import { measureRounds, sameData } from '../measure.js';
 import type { MeasuredRow } from '../results.js';
 import type { ScenarioContext } from '../scenario.js';
 
-export const HIT_CONTENDERS: readonly ContenderId[] = ['ours', 'aci-redis', 'raw-get', 'noop-axios'];
+export const HIT_CONTENDERS: readonly ContenderId[] = ['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'];
 export const HIT_CONCURRENCY: readonly number[] = [1, 64];
 
 /**
@@ -89,7 +89,7 @@ async function warmUp(
             : ''),
       );
     }
-    if (!ok && contender.id === 'ours') {
+    if (!ok && (contender.id === 'ours' || contender.id === 'ours-l1')) {
       ctx.anomalies.push(`hits ${body.id}: ours replayed data that differs from the upstream body`);
     }
   }
