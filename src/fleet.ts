@@ -11,6 +11,15 @@ export const UNCACHEABLE_MARKER_MS = 1000;
 const FIRST_POLL_MS = 5;
 const MAX_POLL_MS = 20;
 
+const TOKEN_PREFIX = randomBytes(9).toString('base64url');
+let tokenCount = 0;
+
+/** A unique lease token: a random per-process prefix and a counter (no crypto call per miss). */
+export function leaseToken(): string {
+  tokenCount = (tokenCount + 1) % Number.MAX_SAFE_INTEGER;
+  return `${TOKEN_PREFIX}${tokenCount.toString(36)}`;
+}
+
 /** A fill lease this process holds. */
 export interface HeldLease {
   token: string;
@@ -36,7 +45,7 @@ export async function coordinateFill(
 ): Promise<FillPlan> {
   const store = state.guard.store;
   if (!store.acquireLease) return { kind: 'fetch', lease: null };
-  const token = randomBytes(12).toString('base64url');
+  const token = leaseToken();
   const acquire = () =>
     state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));
 

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { InternalAxiosRequestConfig } from 'axios';
 import { readEntry, writeEntry } from './entry-store.js';
+import { leaseToken } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
@@ -33,7 +33,7 @@ async function refresh(
   seenCreatedAt: number,
 ): Promise<void> {
   const { guard, options } = state;
-  const token = randomBytes(12).toString('base64url');
+  const token = leaseToken();
   const leased = guard.store.acquireLease !== undefined;
   if (leased) {
     // Lease and re-read in one round trip, in that order (as in coordinateFill): if another process has

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
-import { INDEX_ADD, LEASE_ACQUIRE, LEASE_RELEASE } from './scripts.js';
+import { INDEX_ADD, LEASE_ACQUIRE, LEASE_RELEASE, SET_INDEXED } from './scripts.js';
 import { type CacheStore, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
@@ -75,8 +75,17 @@ export class RedisStore implements CacheStore {
     const ttl = Math.max(1, Math.ceil(ttlMs));
     // Sent back to back without waiting: one round trip on a single node; on a Cluster each command goes to
     // its own slot's master (indexes live in their own hash-tag slots).
-    const writes: Promise<unknown>[] = [this.client.set(key, toBuffer(value), 'PX', ttl)];
-    for (const index of indexes) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
+    // Indexes in the entry's own slot (its variants index) are written by the same script as the entry;
+    // the others (tag indexes, each in its own slot) by one script each.
+    const tag = hashTag(key);
+    const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
+    const writes: Promise<unknown>[] = [
+      sameSlot.length > 0
+        ? SET_INDEXED.run(this.client, [key, ...sameSlot], [toBuffer(value), ttl])
+        : this.client.set(key, toBuffer(value), 'PX', ttl),
+    ];
+    for (const index of indexes)
+      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
     await Promise.all(writes);
   }
 
@@ -177,6 +186,14 @@ export class RedisStore implements CacheStore {
     } while (cursor !== '0');
     return removed;
   }
+}
+
+/** The Redis Cluster hash tag of a key (what decides its slot), or `null` when it has none. */
+function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open === -1) return null;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

@@ -8,7 +8,11 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    client: Redis | Cluster,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -63,6 +67,22 @@ if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 else
   redis.call('DEL', KEYS[1])
+end
+return 1
+`);
+
+/**
+ * Store an entry and add it to the indexes that share its slot, in one call. KEYS[1] entry, KEYS[2..]
+ * indexes; ARGV[1] value; ARGV[2] TTL (ms). Same index rules as INDEX_ADD.
+ */
+export const SET_INDEXED = new LuaScript(`${SERVER_NOW}
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+for i = 2, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
+  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], top[2])
 end
 return 1
 `);
