@@ -1,9 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { type RedisServer, startRedis as startPrivateRedis } from '../test/helpers/redis-server.js';
 
 /** A redis-server this bench started itself (no persistence), or an external one given by `REDIS_URL`. */
 export interface BenchRedis {
@@ -22,33 +18,13 @@ export interface BenchRedis {
 
 export async function startRedis(): Promise<BenchRedis> {
   const external = process.env.REDIS_URL;
-  if (external) return wrap(external, null, null);
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-  } catch {
-    throw new Error(
-      'redis-server is not on PATH (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis), ' +
-        'or set REDIS_URL to a server the bench may FLUSHDB.',
-    );
-  }
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'arc-bench-redis-'));
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  try {
-    await waitForPing(port);
-  } catch (error) {
-    proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return wrap(`redis://127.0.0.1:${port}`, proc, dir);
+  if (external) return wrap(external, null);
+  // The same private-server launcher as the tests (free port, no persistence, its own directory).
+  const server = await startPrivateRedis();
+  return wrap(server.url, server);
 }
 
-async function wrap(url: string, proc: ChildProcess | null, dir: string | null): Promise<BenchRedis> {
+async function wrap(url: string, server: RedisServer | null): Promise<BenchRedis> {
   const admin = new Redis(url, { connectionName: 'bench-admin', lazyConnect: true });
   await admin.connect();
   const info = await admin.info('server');
@@ -56,7 +32,7 @@ async function wrap(url: string, proc: ChildProcess | null, dir: string | null):
   return {
     url,
     version,
-    own: proc !== null,
+    own: server !== null,
     async connect(name) {
       const client = new Redis(url, { connectionName: name, lazyConnect: true });
       await client.connect();
@@ -72,49 +48,7 @@ async function wrap(url: string, proc: ChildProcess | null, dir: string | null):
     },
     async stop() {
       admin.disconnect();
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        await new Promise<void>((resolve) => {
-          proc.once('exit', () => resolve());
-          proc.kill('SIGTERM');
-        });
-      }
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await server?.stop();
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.setTimeout(500);
-      socket.once('connect', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.once('error', () => resolve(false));
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
