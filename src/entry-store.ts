@@ -1,16 +1,22 @@
 import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
 import type { CacheEntryError } from './errors.js';
-import { announce } from './invalidation.js';
+import { announce, announcement, dropLocal } from './invalidation.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
 import { FAILED } from './store-guard.js';
+import type { FillWrite } from './stores/types.js';
 
 /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
 export async function readEntry(state: CacheState, keys: RequestKeys): Promise<Entry | null> {
   const raw = await state.guard.call('get', keys.label, (store) => store.get(keys.entry));
   if (raw === FAILED || raw === null) return null;
+  return decodeOrReport(state, keys, raw);
+}
+
+/** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
+export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
   try {
     return decodeEntry(raw, keys.label);
   } catch (error) {
@@ -28,10 +34,16 @@ export function staleWindowMs(state: CacheState, request: ResolvedRequestOptions
   );
 }
 
+/** What a write did: stored (and whether it also released the fill lease), not storable, or failed. */
+export type WriteResult =
+  | { kind: 'stored'; entry: Entry | null; leaseReleased: boolean }
+  | { kind: 'unstorable' }
+  | { kind: 'failed' };
+
 /**
- * Store an upstream answer if it may be stored (status, Cache-Control, body type, size), and announce the
- * overwrite to the fleet's in-process layers. Resolves to the stored entry (decoded only when this
- * instance has an `l1`), or `null` when nothing was stored. Never rejects.
+ * Store an upstream answer if it may be stored (status, Cache-Control, body type, size), announce the
+ * overwrite to the fleet's in-process layers, and — when the store can do it in the same call — release
+ * the fill `lease`. The stored entry is decoded only when this instance has an `l1`. Never rejects.
  */
 export async function writeEntry(
   state: CacheState,
@@ -41,13 +53,15 @@ export async function writeEntry(
   data: unknown,
   createdAt: number,
   fetchMs: number,
-): Promise<Entry | null> {
+  lease?: { token: string },
+): Promise<WriteResult> {
   const { options, guard } = state;
-  if (!options.isStorableStatus(head.status)) return null;
+  const unstorable: WriteResult = { kind: 'unstorable' };
+  if (!options.isStorableStatus(head.status)) return unstorable;
   const directives = cacheControl(head.headers['cache-control']);
-  if (directives.has('no-store') || (options.shared && directives.has('private'))) return null;
+  if (directives.has('no-store') || (options.shared && directives.has('private'))) return unstorable;
   const body = await bodyToBytes(data);
-  if (!body) return null;
+  if (!body) return unstorable;
   const ttlMs = request.ttlMs ?? options.ttlMs;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
   const bytes = encodeEntry({
@@ -61,23 +75,37 @@ export async function writeEntry(
     blobType: body.blobType,
     body: body.bytes,
   });
-  if (bytes.length > options.maxEntryBytes) return null;
+  if (bytes.length > options.maxEntryBytes) return unstorable;
   const indexes = [keys.variants];
   for (const tag of tags) indexes.push(tagIndexKey(options.prefix, tag));
   const keepMs = ttlMs + staleWindowMs(state, request);
-  // The write and the announcement go out back to back: Redis stores before it tells the other processes
-  // to drop their in-process copy of the key.
-  const [result] = await Promise.all([
-    guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes)),
-    announce(state, keys.entry),
-  ]);
-  if (result === FAILED) return null;
+  let leaseReleased = false;
+  let result: unknown;
+  if (guard.store.writeFill) {
+    // One call: entry, its slot's indexes, the announcement, and the lease release.
+    dropLocal(state, keys.entry);
+    const write: FillWrite = {
+      key: keys.entry,
+      value: bytes,
+      ttlMs: keepMs,
+      indexes,
+      announce: announcement(state, keys.entry),
+    };
+    if (lease) write.lease = { key: keys.lease, token: lease.token };
+    result = await guard.call('set', keys.label, (s) => s.writeFill!(write));
+    leaseReleased = lease !== undefined && result !== FAILED;
+  } else {
+    // The write and the announcement go out back to back: the store has the entry before other processes
+    // are told to drop their in-process copy of the key.
+    [result] = await Promise.all([
+      guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes)),
+      announce(state, keys.entry),
+    ]);
+  }
+  if (result === FAILED) return { kind: 'failed' };
   // The in-process layer keeps the stored bytes, never the caller's own (mutable) data.
-  return state.l1 ? decodeEntry(bytes, keys.label) : STORED;
+  return { kind: 'stored', entry: state.l1 ? decodeEntry(bytes, keys.label) : null, leaseReleased };
 }
-
-/** What `writeEntry` resolves to when it stored an entry but nobody needs it decoded. */
-const STORED = Object.freeze({}) as Entry;
 
 /** The request's tags plus those listed in the tag header, without duplicates. */
 function entryTags(requestTags: readonly string[], header: string | string[] | undefined): readonly string[] {

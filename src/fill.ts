@@ -91,9 +91,20 @@ export async function fill(
   const { response } = result;
   const createdAt = Date.now();
   const { head, upstreamHeaders } = responseHeads(response);
-  const stored = await writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs);
-  if (stored && state.l1) state.l1.set(keys.entry, stored, Date.now());
-  if (lease) void releaseFill(state, keys, lease, stored === null);
+  const written = await writeEntry(
+    state,
+    keys,
+    request,
+    head,
+    response.data,
+    createdAt,
+    result.fetchMs,
+    lease ?? undefined,
+  );
+  if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
+  if (lease && !(written.kind === 'stored' && written.leaseReleased)) {
+    void releaseFill(state, keys, lease, written.kind !== 'stored');
+  }
   return {
     kind: 'response',
     source: 'upstream',

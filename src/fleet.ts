@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
-import { readEntry } from './entry-store.js';
+import { decodeOrReport, readEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
+import { FAILED } from './store-guard.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;
@@ -51,7 +52,16 @@ export async function coordinateFill(
 
   // The acquire and the read go out back to back on one connection (one slot on a Cluster), so Redis runs
   // them in that order: if a fill completed before our acquire, the read sees its entry. One round trip.
-  const attempt = () => Promise.all([acquire(), readEntry(state, keys)] as const);
+  const attempt = store.acquireLeaseAndGet
+    ? async () => {
+        // One atomic call where the store offers it.
+        const answer = await state.guard.call('lease', keys.label, (s) =>
+          s.acquireLeaseAndGet!(keys.lease, token, state.options.lockTtlMs, keys.entry),
+        );
+        if (answer === FAILED) return [FAILED, null] as const;
+        return [answer.lease, answer.value ? decodeOrReport(state, keys, answer.value) : null] as const;
+      }
+    : () => Promise.all([acquire(), readEntry(state, keys)] as const);
   let [lease, entry] = await attempt();
   const deadline = Date.now() + state.options.lockWaitMs;
   let pollMs = FIRST_POLL_MS;

@@ -20,8 +20,13 @@ export async function announce(state: CacheState, keys: string): Promise<void> {
   dropLocal(state, keys);
   const store = state.guard.store;
   if (!store.publish) return;
-  const message = `${state.instanceId}\n${keys}`;
-  await state.guard.call('publish', undefined, (s) => s.publish!(invalidationChannel(state.options.prefix), message));
+  const { channel, message } = announcement(state, keys);
+  await state.guard.call('publish', undefined, (s) => s.publish!(channel, message));
+}
+
+/** The channel and message announcing these keys (for stores that publish as part of a write). */
+export function announcement(state: CacheState, keys: string): { channel: string; message: string } {
+  return { channel: invalidationChannel(state.options.prefix), message: `${state.instanceId}\n${keys}` };
 }
 
 /** Apply an invalidation message from the channel (our own announcements are already applied). */
@@ -31,7 +36,8 @@ export function receiveInvalidation(state: CacheState, message: string): void {
   dropLocal(state, message.slice(newline + 1));
 }
 
-function dropLocal(state: CacheState, keys: string): void {
+/** Drop these keys (or all, for DROP_ALL) from this instance's in-process layer. */
+export function dropLocal(state: CacheState, keys: string): void {
   if (!state.l1) return;
   if (keys === DROP_ALL) state.l1.clear();
   else for (const key of keys.split('\n')) state.l1.delete(key);

@@ -34,7 +34,7 @@ async function refresh(
 ): Promise<void> {
   const { guard, options } = state;
   const token = leaseToken();
-  const leased = guard.store.acquireLease !== undefined;
+  let leased = guard.store.acquireLease !== undefined;
   if (leased) {
     // Lease and re-read in one round trip, in that order (as in coordinateFill): if another process has
     // refreshed the entry since we read it, its newer copy is there and there is nothing to do.
@@ -57,8 +57,20 @@ async function refresh(
     const result = await callUpstream(state, detachedConfig(config, { timeout }));
     if (!result.ok || result.response.status >= 500) return;
     const { head } = responseHeads(result.response);
-    const stored = await writeEntry(state, keys, request, head, result.response.data, Date.now(), result.fetchMs);
-    if (stored && state.l1) state.l1.set(keys.entry, stored, Date.now());
+    const written = await writeEntry(
+      state,
+      keys,
+      request,
+      head,
+      result.response.data,
+      Date.now(),
+      result.fetchMs,
+      leased ? { token } : undefined,
+    );
+    if (written.kind === 'stored') {
+      if (written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
+      if (written.leaseReleased) leased = false;
+    }
   } finally {
     if (leased) await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
   }

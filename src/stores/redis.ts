@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
-import { INDEX_ADD, LEASE_ACQUIRE, LEASE_RELEASE, SET_INDEXED } from './scripts.js';
-import { type CacheStore, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
+import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, SET_INDEXED, WRITE_FILL } from './scripts.js';
+import { type CacheStore, type FillWrite, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
 export type IORedisClient = Redis | Cluster;
@@ -116,6 +116,49 @@ export class RedisStore implements CacheStore {
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
     return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async acquireLeaseAndGet(
+    leaseKey: string,
+    token: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<{ lease: LeaseState; value: Uint8Array | null }> {
+    const answer = (await LEASE_ACQUIRE_READ.runBuffer(
+      this.client,
+      [leaseKey, entryKey],
+      [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
+    )) as [Buffer, Buffer | null];
+    const state = answer[0].toString();
+    return {
+      lease: state === 'acquired' || state === 'uncacheable' ? state : 'held',
+      value: answer[1] ?? null,
+    };
+  }
+
+  async writeFill(write: FillWrite): Promise<void> {
+    const { key, value, indexes, lease, announce } = write;
+    const ttl = Math.max(1, Math.ceil(write.ttlMs));
+    const tag = hashTag(key);
+    const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
+    // The lease shares the entry's hash tag; without one, pass the entry key as a harmless placeholder.
+    const leaseKey = lease && hashTag(lease.key) === tag ? lease.key : key;
+    const writes: Promise<unknown>[] = [
+      WRITE_FILL.run(
+        this.client,
+        [key, leaseKey, ...sameSlot],
+        [
+          toBuffer(value),
+          ttl,
+          leaseKey === key ? '' : (lease?.token ?? ''),
+          announce?.channel ?? '',
+          announce?.message ?? '',
+        ],
+      ),
+    ];
+    for (const index of indexes)
+      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
+    await Promise.all(writes);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -22,6 +22,22 @@ export class LuaScript {
       throw error;
     }
   }
+
+  /** As {@link run}, with bulk replies as Buffers (for scripts that return stored bytes). */
+  async runBuffer(
+    client: Redis | Cluster,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    try {
+      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      }
+      throw error;
+    }
+  }
 }
 
 /** Redis' own clock in milliseconds (all expiries are computed on the server: no clock skew between hosts). */
@@ -84,5 +100,41 @@ for i = 2, #KEYS do
   local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', KEYS[i], top[2])
 end
+return 1
+`);
+
+/**
+ * Take a fill lease if it is free and read the entry, atomically. KEYS[1] lease, KEYS[2] entry; ARGV[1]
+ * token; ARGV[2] TTL (ms); ARGV[3] the "uncacheable" marker. Returns { state, entry or false }.
+ */
+export const LEASE_ACQUIRE_READ = new LuaScript(`
+local state = 'held'
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  state = 'acquired'
+elseif v == ARGV[3] then
+  state = 'uncacheable'
+end
+return { state, redis.call('GET', KEYS[2]) }
+`);
+
+/**
+ * A fill's whole write in one call: store the entry, add it to the indexes of its own slot, announce it on
+ * a channel, and release the fill lease if the token still owns it. KEYS[1] entry, KEYS[2] lease,
+ * KEYS[3..] indexes; ARGV[1] value, ARGV[2] TTL (ms), ARGV[3] token ('' for none), ARGV[4] channel
+ * ('' for none), ARGV[5] message.
+ */
+export const WRITE_FILL = new LuaScript(`${SERVER_NOW}
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+for i = 3, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
+  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], top[2])
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1
 `);

@@ -14,6 +14,18 @@ export type LeaseState = 'acquired' | 'held' | 'uncacheable';
 /** The value a lease key holds after a fill whose answer could not be stored ("hit-for-miss"). */
 export const UNCACHEABLE_MARKER = '!uncacheable';
 
+/** Everything a fill writes, for stores that can do it in one call ({@link CacheStore.writeFill}). */
+export interface FillWrite {
+  key: string;
+  value: Uint8Array;
+  ttlMs: number;
+  indexes: readonly string[];
+  /** Release this lease (compare-and-delete) once the entry is stored. */
+  lease?: { key: string; token: string };
+  /** Publish this message once the entry is stored. */
+  announce?: { channel: string; message: string };
+}
+
 export interface CacheStore {
   /** The stored bytes, or `null` when the key does not exist (or has expired). */
   get(key: string): Promise<Uint8Array | null>;
@@ -59,6 +71,23 @@ export interface CacheStore {
 
   /** A short state name for diagnostics (e.g. the ioredis client status). */
   state?(): string;
+
+  /**
+   * Optional fast path: take the lease (as {@link acquireLease}) and read `entryKey`, atomically, in one
+   * call. Without it, the two calls are sent back to back.
+   */
+  acquireLeaseAndGet?(
+    leaseKey: string,
+    token: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<{ lease: LeaseState; value: Uint8Array | null }>;
+
+  /**
+   * Optional fast path: `set` plus lease release plus announcement in one call. Without it, `set`,
+   * `releaseLease` and `publish` are called separately.
+   */
+  writeFill?(write: FillWrite): Promise<void>;
 
   /** Broadcast `message` on `channel` to every process (Redis `PUBLISH`). Optional: used by `l1`. */
   publish?(channel: string, message: string): Promise<void>;
