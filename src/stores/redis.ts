@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
-import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, SET_INDEXED, WRITE_FILL } from './scripts.js';
+import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, WRITE_FILL } from './scripts.js';
 import { type CacheStore, type FillWrite, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
@@ -71,22 +71,8 @@ export class RedisStore implements CacheStore {
     return this.client.getBuffer(key);
   }
 
-  async set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
-    const ttl = Math.max(1, Math.ceil(ttlMs));
-    // Sent back to back without waiting: one round trip on a single node; on a Cluster each command goes to
-    // its own slot's master (indexes live in their own hash-tag slots).
-    // Indexes in the entry's own slot (its variants index) are written by the same script as the entry;
-    // the others (tag indexes, each in its own slot) by one script each.
-    const tag = hashTag(key);
-    const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
-    const writes: Promise<unknown>[] = [
-      sameSlot.length > 0
-        ? SET_INDEXED.run(this.client, [key, ...sameSlot], [toBuffer(value), ttl])
-        : this.client.set(key, toBuffer(value), 'PX', ttl),
-    ];
-    for (const index of indexes)
-      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
-    await Promise.all(writes);
+  set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
+    return this.writeFill({ key, value, ttlMs, indexes });
   }
 
   async delete(keys: readonly string[]): Promise<number> {
@@ -158,6 +144,9 @@ export class RedisStore implements CacheStore {
     ];
     for (const index of indexes)
       if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
+    // A lease in another slot (not one of ours) is released by its own call, after the write.
+    if (lease && leaseKey === key)
+      writes.push(LEASE_RELEASE.run(this.client, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]));
     await Promise.all(writes);
   }
 

@@ -48,14 +48,34 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * Add a member to an index (sorted set scored by the member's expiry), forget expired members, and make
- * the index expire with its longest-lived member. KEYS[1] index; ARGV[1] member; ARGV[2] member TTL (ms).
+ * Index rules (after SERVER_NOW): an index is a sorted set of entry keys scored by their expiry; adding
+ * forgets expired members and makes the index expire with its longest-lived member.
  */
-export const INDEX_ADD = new LuaScript(`${SERVER_NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], top[2])
+const INDEX_FUNCTION = `
+local function index_add(index, member, ttl)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  redis.call('ZADD', index, now + ttl, member)
+  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', index, top[2])
+end
+`;
+
+/** Lease rules: take `lease` for `token` if it is free; 'acquired', 'held', or 'uncacheable' (the marker). */
+const ACQUIRE_FUNCTION = `
+local function acquire(lease, token, ttl, marker)
+  local v = redis.call('GET', lease)
+  if not v then
+    redis.call('SET', lease, token, 'PX', ttl)
+    return 'acquired'
+  end
+  if v == marker then return 'uncacheable' end
+  return 'held'
+end
+`;
+
+/** Add a member to an index. KEYS[1] index; ARGV[1] member; ARGV[2] member TTL (ms). */
+export const INDEX_ADD = new LuaScript(`${SERVER_NOW}${INDEX_FUNCTION}
+index_add(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 return 1
 `);
 
@@ -63,14 +83,16 @@ return 1
  * Take a fill lease if it is free. KEYS[1] lease; ARGV[1] token; ARGV[2] TTL (ms); ARGV[3] the
  * "uncacheable" marker. Returns 'acquired', 'held' or 'uncacheable'.
  */
-export const LEASE_ACQUIRE = new LuaScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 'acquired'
-end
-if v == ARGV[3] then return 'uncacheable' end
-return 'held'
+export const LEASE_ACQUIRE = new LuaScript(`${ACQUIRE_FUNCTION}
+return acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+`);
+
+/**
+ * As LEASE_ACQUIRE, and read the entry in the same atomic call. KEYS[1] lease, KEYS[2] entry. Returns
+ * { state, entry or false }.
+ */
+export const LEASE_ACQUIRE_READ = new LuaScript(`${ACQUIRE_FUNCTION}
+return { acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3]), redis.call('GET', KEYS[2]) }
 `);
 
 /**
@@ -88,52 +110,15 @@ return 1
 `);
 
 /**
- * Store an entry and add it to the indexes that share its slot, in one call. KEYS[1] entry, KEYS[2..]
- * indexes; ARGV[1] value; ARGV[2] TTL (ms). Same index rules as INDEX_ADD.
+ * A whole write in one call: store the entry, add it to the indexes of its own slot, release the fill
+ * lease if the token still owns it, and announce it on a channel. KEYS[1] entry, KEYS[2] lease, KEYS[3..]
+ * indexes; ARGV[1] value, ARGV[2] TTL (ms), ARGV[3] token ('' for none), ARGV[4] channel ('' for none),
+ * ARGV[5] message.
  */
-export const SET_INDEXED = new LuaScript(`${SERVER_NOW}
+export const WRITE_FILL = new LuaScript(`${SERVER_NOW}${INDEX_FUNCTION}
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-for i = 2, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
-  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[i], top[2])
-end
-return 1
-`);
-
-/**
- * Take a fill lease if it is free and read the entry, atomically. KEYS[1] lease, KEYS[2] entry; ARGV[1]
- * token; ARGV[2] TTL (ms); ARGV[3] the "uncacheable" marker. Returns { state, entry or false }.
- */
-export const LEASE_ACQUIRE_READ = new LuaScript(`
-local state = 'held'
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  state = 'acquired'
-elseif v == ARGV[3] then
-  state = 'uncacheable'
-end
-return { state, redis.call('GET', KEYS[2]) }
-`);
-
-/**
- * A fill's whole write in one call: store the entry, add it to the indexes of its own slot, announce it on
- * a channel, and release the fill lease if the token still owns it. KEYS[1] entry, KEYS[2] lease,
- * KEYS[3..] indexes; ARGV[1] value, ARGV[2] TTL (ms), ARGV[3] token ('' for none), ARGV[4] channel
- * ('' for none), ARGV[5] message.
- */
-export const WRITE_FILL = new LuaScript(`${SERVER_NOW}
-local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-for i = 3, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
-  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[i], top[2])
-end
+for i = 3, #KEYS do index_add(KEYS[i], KEYS[1], ttl) end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1

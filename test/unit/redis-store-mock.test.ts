@@ -45,9 +45,10 @@ describe('RedisStore over ioredis-mock', () => {
   it('rounds a fractional ttl up to whole milliseconds (never PX 0)', async () => {
     const client = mockClient();
     const store = new RedisStore(client);
-    const set = vi.spyOn(client, 'set');
+    // The write script gets the TTL it passes to SET … PX (KEYS: entry, lease placeholder; ARGV: value, ttl, …).
+    const evalsha = vi.spyOn(client, 'evalsha');
     await store.set('k', bytes('v'), 0.2, []);
-    expect(set).toHaveBeenCalledWith('k', expect.any(Buffer), 'PX', 1);
+    expect(evalsha).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 1, '', '', '');
   });
 
   it('accepts a plain Uint8Array value', async () => {
