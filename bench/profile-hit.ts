@@ -1,10 +1,11 @@
 /**
  * Our warm-hit path alone, for a CPU profile:
  *
- *   node --cpu-prof --cpu-prof-dir=bench/.profiles --import tsx bench/profile-hit.ts [--seconds 5] [--body json-0.5k]
+ *   node --cpu-prof --cpu-prof-dir=bench/.profiles --import tsx bench/profile-hit.ts [--seconds 5] [--body json-0.5k] [--contender ours]
  *   node --import tsx bench/profile-summary.ts bench/.profiles/<file>.cpuprofile
  *
- * Starts its own redis-server and upstream, warms 128 keys, then keeps 64 hits in flight.
+ * Starts its own redis-server and upstream, warms 128 keys, then keeps 64 hits in flight (`--concurrency N`),
+ * through our cache (`--contender ours-l1`, or any other contender of the bench, for comparison).
  */
 import { BODIES, type BodyId, isBodyId } from './bodies.js';
 import { createContender } from './contenders.js';
@@ -22,27 +23,35 @@ const bodyArg = arg('--body') ?? 'json-0.5k';
 if (!isBodyId(bodyArg)) throw new Error(`--body: one of ${Object.keys(BODIES).join(', ')}`);
 const body = BODIES[bodyArg as BodyId];
 const concurrency = Number(arg('--concurrency') ?? 64);
+const contenderArg = arg('--contender') ?? 'ours';
+if (!(['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'] as const).includes(contenderArg as 'ours')) {
+  throw new Error('--contender: ours, ours-l1, aci-redis, raw-get or noop-axios');
+}
+const contenderId = contenderArg as 'ours' | 'ours-l1' | 'aci-redis' | 'raw-get' | 'noop-axios';
 
 const redis = await startRedis();
 const upstream = await startUpstream();
 try {
-  const ours = await createContender('ours', { upstreamUrl: upstream.url, redis, ttlSeconds: 600 });
+  const ours = await createContender(contenderId, { upstreamUrl: upstream.url, redis, ttlSeconds: 600 });
   const keys = Array.from({ length: 128 }, (_, i) => `k${i}`);
   for (const key of keys) await ours.get(body, key);
-  const warmCalls = upstream.calls('ours');
+  const warmCalls = upstream.calls(contenderId);
   // A short unmeasured run so the profile shows the optimised steady state.
   await inFlight({ concurrency, durationMs: 500, task: (i) => ours.get(body, keys[i % keys.length] as string) });
   ours.resetOutcomes();
+  const cpuBefore = process.cpuUsage();
   const run = await inFlight({
     concurrency,
     durationMs: seconds * 1000,
     task: (i) => ours.get(body, keys[i % keys.length] as string),
   });
+  const cpu = process.cpuUsage(cpuBefore);
   const stats = ours.cacheStats?.();
   process.stderr.write(
-    `${body.id} ×${concurrency}: ${Math.round(run.rps)} req/s over ${run.requests} requests; outcomes ${JSON.stringify(
-      ours.outcomes,
-    )}; upstream calls after warming ${upstream.calls('ours') - warmCalls}; store timeouts ${stats?.storeTimeouts}, ` +
+    `${contenderId} ${body.id} ×${concurrency}: ${Math.round(run.rps)} req/s over ${run.requests} requests, ` +
+      `${((cpu.user + cpu.system) / run.requests).toFixed(1)} µs of CPU each; outcomes ${JSON.stringify(
+        ours.outcomes,
+      )}; upstream calls after warming ${upstream.calls(contenderId) - warmCalls}; store timeouts ${stats?.storeTimeouts}, ` +
       `skips ${stats?.storeSkips}\n`,
   );
   await ours.close();

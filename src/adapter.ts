@@ -1,5 +1,4 @@
 import { type AxiosAdapter, AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { waitForFlight } from './coalesce.js';
 import { bytesToBody } from './entry.js';
 import { fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
@@ -38,8 +37,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
       return deliver(state, config, keys, await fill(state, keys, request, config, null), false);
     }
     const flightKey = request.refresh ? `${keys.entry}\u0000refresh` : keys.entry;
-    const { flight, joined } = state.flights.join(flightKey, (f) => fill(state, keys, request, config, f));
-    return deliver(state, config, keys, await waitForFlight(flight, config), joined);
+    const { promise, joined } = state.flights.attend(flightKey, config, (f) => fill(state, keys, request, config, f));
+    return deliver(state, config, keys, await promise, joined);
   };
 }
 

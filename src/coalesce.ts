@@ -32,13 +32,21 @@ export class FlightMap<T> {
     return this.flights.size;
   }
 
-  /** Join the flight running for `key`, or start one with `work`. */
-  join(key: string, work: (flight: Flight<T>) => Promise<T>): { flight: Flight<T>; joined: boolean } {
+  /**
+   * Wait, on behalf of the caller of `config`, for the flight running for `key`, or start one with `work`.
+   * `joined` tells whether a flight was already running. The caller is counted as a waiter before `work`
+   * starts, so the work sees at least one waiter; see {@link waitForFlight} for how the caller may leave.
+   */
+  attend(
+    key: string,
+    config: InternalAxiosRequestConfig,
+    work: (flight: Flight<T>) => Promise<T>,
+  ): { promise: Promise<T>; joined: boolean } {
     const running = this.flights.get(key);
-    if (running) return { flight: running, joined: true };
+    if (running) return { promise: waitForFlight(running, config), joined: true };
     const flight: Flight<T> = {
       promise: undefined as unknown as Promise<T>,
-      waiters: 0,
+      waiters: 1,
       settled: false,
       controller: null,
       fallback: null,
@@ -52,20 +60,17 @@ export class FlightMap<T> {
       flight.settled = true;
       if (this.flights.get(key) === flight) this.flights.delete(key);
     };
-    // Started on the next microtask, so the caller that started it is already counted as a waiter.
-    (flight as { promise: Promise<T> }).promise = Promise.resolve(flight)
-      .then(work)
-      .then(
-        (value) => {
-          done();
-          return value;
-        },
-        (error: unknown) => {
-          done();
-          throw error;
-        },
-      );
-    return { flight, joined: false };
+    (flight as { promise: Promise<T> }).promise = work(flight).then(
+      (value) => {
+        done();
+        return value;
+      },
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
+    return { promise: followFlight(flight, config), joined: false };
   }
 }
 
@@ -74,8 +79,16 @@ export class FlightMap<T> {
  * `timeout`. A caller that gives up leaves the flight; when the last one leaves, the upstream call is
  * aborted. Other callers are never affected by one caller's abort or timeout.
  */
-export function waitForFlight<T>(flight: Flight<T>, config: InternalAxiosRequestConfig): Promise<T> {
+function waitForFlight<T>(flight: Flight<T>, config: InternalAxiosRequestConfig): Promise<T> {
   flight.waiters++;
+  return followFlight(flight, config);
+}
+
+/** {@link waitForFlight} for a caller already counted in `flight.waiters`. */
+function followFlight<T>(flight: Flight<T>, config: InternalAxiosRequestConfig): Promise<T> {
+  // A caller that cannot give up (no signal, cancel token or timeout) waits for the flight itself: it stays
+  // counted until the flight settles, which is exactly when it would have left.
+  if (!canGiveUp(config)) return flight.promise;
   return new Promise<T>((resolve, reject) => {
     let finished = false;
     const stopWatching = watchCaller(config, (reason, timedOut) => {
@@ -129,7 +142,7 @@ export function watchCaller(
 ): () => void {
   const signal = config.signal as SignalLike | undefined;
   const token = config.cancelToken as CancelTokenLike | undefined;
-  const timeoutMs = typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : 0;
+  const timeoutMs = timeoutOf(config);
   if (!signal && !token && !timeoutMs) return noop;
 
   let timer: NodeJS.Timeout | undefined;
@@ -150,6 +163,15 @@ export function watchCaller(
     signal?.removeEventListener?.('abort', onAbort);
     token?.unsubscribe?.(onCancel);
   };
+}
+
+/** Whether the caller of `config` may stop waiting before its answer (a signal, cancel token or timeout). */
+function canGiveUp(config: InternalAxiosRequestConfig): boolean {
+  return config.signal != null || config.cancelToken != null || timeoutOf(config) > 0;
+}
+
+function timeoutOf(config: InternalAxiosRequestConfig): number {
+  return typeof config.timeout === 'number' && config.timeout > 0 ? config.timeout : 0;
 }
 
 /** The error axios' own adapters raise when `timeout` passes. */

@@ -1,6 +1,6 @@
 import axios from 'axios';
 import type { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clearCache, evict, evictTags, getCacheStats, withCache } from '../../src/index.js';
 import { startCluster, type TestCluster } from '../helpers/topologies.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -45,6 +45,14 @@ describe('Redis Cluster (3 masters) as the store', () => {
     const api = withCache(axios.create({ baseURL: upstream.url }), { store: client, prefix: 'c1:' });
     for (let i = 0; i < 60; i++) await api.get(`/item/${i}`, { cache: { tags: [i % 2 ? 'odd' : 'even'] } });
     for (let i = 0; i < 60; i++) expect((await api.get(`/item/${i}`)).cache.status).toBe('hit');
+    expect(upstream.calls('/item/')).toBe(60);
+    // Concurrent hits on keys of different slots: read key by key (an MGET across slots would be refused).
+    const mget = vi.spyOn(client, 'mgetBuffer');
+    const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => api.get(`/item/${i}`)));
+    expect(concurrent.map((r) => r.cache.status)).toEqual(concurrent.map(() => 'hit'));
+    expect(concurrent.map((r) => r.data.path)).toEqual(concurrent.map((_, i) => `/item/${i}`));
+    expect(mget).not.toHaveBeenCalled();
+    mget.mockRestore();
     expect(upstream.calls('/item/')).toBe(60);
     expect(getCacheStats(api).storeErrors).toBe(0);
     const spread = await keysPerMaster('c1:{*}:*:GET *');

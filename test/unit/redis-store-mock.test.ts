@@ -145,12 +145,24 @@ describe('RedisStore over ioredis-mock', () => {
     expect(store.state()).toBe('reconnecting');
   });
 
-  it('rejects a client with keyPrefix, and a bad scanCount', () => {
+  it('answers each read of a batch with its own value, absent keys with null', async () => {
+    const client = mockClient();
+    const store = new RedisStore(client);
+    await client.set('a', 'A');
+    await client.set('c', 'C');
+    const values = await Promise.all(['a', 'b', 'c', 'a'].map((key) => store.get(key)));
+    expect(values.map((v) => (v === null ? null : Buffer.from(v).toString()))).toEqual(['A', null, 'C', 'A']);
+  });
+
+  it('rejects a client with keyPrefix, and a bad scanCount or batchReads', () => {
     const prefixed = mockClient({ keyPrefix: 'svc:' });
     expect(() => new RedisStore(prefixed)).toThrow(CacheOptionError);
     expect(() => new RedisStore(prefixed)).toThrow(/keyPrefix/);
     expect(() => withCache(axios.create(), { store: prefixed })).toThrow(CacheOptionError);
     expect(() => new RedisStore(mockClient(), { scanCount: 0 })).toThrow(/"scanCount"/);
+    expect(() => new RedisStore(mockClient(), { batchReads: 'yes' as unknown as boolean })).toThrow(
+      /"batchReads".*"yes"/,
+    );
     expect(() => new RedisStore({} as IORedisClient)).toThrow(CacheOptionError);
   });
 });

@@ -1,0 +1,121 @@
+/**
+ * Reads of one tick go to Redis as one MGET (RedisStore's ReadBatch), against a real redis-server and a real
+ * upstream: what the client sent is counted with spies on the ioredis client, what the upstream received by
+ * the upstream itself.
+ */
+import axios from 'axios';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { getCacheStats, RedisStore, withCache } from '../../src/index.js';
+import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+
+let server: RedisServer;
+let upstream: Upstream;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  upstream = await startUpstream();
+  upstream.handle(echoJson);
+});
+
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await upstream.close();
+  await server.stop();
+});
+
+async function client(): Promise<Redis> {
+  const redis = server.client();
+  clients.push(redis);
+  await ready(redis);
+  return redis;
+}
+
+// A trailing slash keeps each path from being a prefix of another (the upstream counts calls by prefix).
+const paths = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `/batch/${tag}/${i}/`);
+
+describe('read batching', () => {
+  it('sends the hits of one tick as one MGET and answers each with its own entry', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb1:' });
+    const urls = paths(20, 'a');
+    for (const url of urls) await api.get(url);
+    const mget = vi.spyOn(redis, 'mgetBuffer');
+    const get = vi.spyOn(redis, 'getBuffer');
+
+    const responses = await Promise.all(urls.map((url) => api.get(url)));
+
+    expect(responses.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));
+    expect(responses.map((r) => r.data.path)).toEqual(urls);
+    expect(mget).toHaveBeenCalledTimes(1);
+    expect(mget.mock.calls[0]?.[0]).toHaveLength(20);
+    expect(get).not.toHaveBeenCalled();
+    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    expect(getCacheStats(api).storeErrors).toBe(0);
+  });
+
+  it('sends a lone read as a plain GET', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb2:' });
+    await api.get('/batch/lone');
+    const mget = vi.spyOn(redis, 'mgetBuffer');
+    const get = vi.spyOn(redis, 'getBuffer');
+    expect((await api.get('/batch/lone')).cache.status).toBe('hit');
+    expect(get).toHaveBeenCalledTimes(1);
+    expect(mget).not.toHaveBeenCalled();
+  });
+
+  it('mixes hits and misses in one batch: misses go upstream, hits do not', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb3:' });
+    const warm = paths(5, 'warm');
+    const cold = paths(5, 'cold');
+    for (const url of warm) await api.get(url);
+    const responses = await Promise.all([...warm, ...cold].map((url) => api.get(url)));
+    expect(responses.map((r) => r.cache.status)).toEqual([...warm.map(() => 'hit'), ...cold.map(() => 'miss')]);
+    expect(responses.map((r) => r.data.path)).toEqual([...warm, ...cold]);
+    for (const url of [...warm, ...cold]) expect(upstream.calls(url)).toBe(1);
+  });
+
+  it('sends queued reads before any later command, so commands reach Redis in the order they were made', async () => {
+    const redis = await client();
+    const store = new RedisStore(redis);
+    await redis.set('rb4:k', 'v');
+    const read = store.get('rb4:k'); // queued until the end of the tick…
+    const removed = store.delete(['rb4:k']); // …but sent before this DELETE
+    expect(Buffer.from((await read) ?? []).toString()).toBe('v');
+    expect(await removed).toBe(1);
+    expect(await store.get('rb4:k')).toBeNull();
+  });
+
+  it('with batchReads: false, every read is its own GET', async () => {
+    const redis = await client();
+    const store = new RedisStore(redis, { batchReads: false });
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'rb5:' });
+    const urls = paths(6, 'unbatched');
+    for (const url of urls) await api.get(url);
+    const mget = vi.spyOn(redis, 'mgetBuffer');
+    const get = vi.spyOn(redis, 'getBuffer');
+    const responses = await Promise.all(urls.map((url) => api.get(url)));
+    expect(responses.every((r) => r.cache.status === 'hit')).toBe(true);
+    expect(get).toHaveBeenCalledTimes(6);
+    expect(mget).not.toHaveBeenCalled();
+  });
+
+  it('turns a failed MGET into a miss for every read of the batch, each answered right without a wrong hit', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb6:' });
+    const urls = paths(4, 'failing');
+    for (const url of urls) await api.get(url);
+    vi.spyOn(redis, 'mgetBuffer').mockRejectedValueOnce(new Error('connection lost mid-reply'));
+    const responses = await Promise.all(urls.map((url) => api.get(url)));
+    expect(responses.map((r) => r.data.path)).toEqual(urls);
+    // Each read failed, so each request went on to the fill path, whose lease script re-reads the entry:
+    // found there, it is served without an upstream call.
+    expect(responses.map((r) => r.cache.status)).toEqual(urls.map(() => 'coalesced'));
+    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    expect(getCacheStats(api).storeErrors).toBe(4);
+  });
+});
