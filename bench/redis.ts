@@ -9,6 +9,8 @@ export interface BenchRedis {
   readonly own: boolean;
   /** A new, connected client (each contender gets its own connection). */
   connect(name: string): Promise<Redis>;
+  /** The server's process id (from INFO server). */
+  readonly pid: number;
   /** CPU seconds the server has used (user + system, from INFO cpu). */
   cpuSeconds(): Promise<number>;
   /** Remove every key (between scenarios, so memory and key counts do not carry over). */
@@ -29,9 +31,11 @@ async function wrap(url: string, server: RedisServer | null): Promise<BenchRedis
   await admin.connect();
   const info = await admin.info('server');
   const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0);
   return {
     url,
     version,
+    pid,
     own: server !== null,
     async connect(name) {
       const client = new Redis(url, { connectionName: name, lazyConnect: true });

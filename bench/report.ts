@@ -6,7 +6,8 @@ export function renderReport(results: Results): string {
   const m = results.machine;
   parts.push(
     `Run of ${results.date} (${results.mode}, ${(results.runtimeMs / 1000).toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ` +
-      `Node ${m.node}, Redis ${m.redis} on loopback, axios ${m.axios}, axios-cache-interceptor ${m.axiosCacheInterceptor}. ` +
+      `Node ${m.node}, Redis ${m.redis} on loopback, axios ${m.axios}, axios-cache-interceptor ${m.axiosCacheInterceptor}` +
+      `${m.pinning ? `; ${m.pinning}` : ''}. ` +
       `Median of ${results.settings.rounds} alternating rounds of ${results.settings.roundMs} ms per contender` +
       (m.foreignCpuShare === null
         ? '.'

@@ -37,6 +37,8 @@ export interface Machine {
   loadAvgEnd: number[];
   /** Share of all CPUs used by processes other than the bench and its redis-server during the run (Linux). */
   foreignCpuShare: number | null;
+  /** Where the bench and its redis-server ran (see bench/pin.ts), or why they were not pinned. */
+  pinning: string;
 }
 
 export interface Settings {

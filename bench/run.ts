@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hits,misses,zipf,herd] [-- --out file.json]`
+ * `npm run bench [-- --quick] [-- --only hits,misses,zipf,herd] [-- --no-pin] [-- --out file.json]`
  *
  * Starts its own redis-server (no persistence) on a free port and a node:http upstream on 127.0.0.1:0, runs
  * the scenarios, prints a Markdown report to stdout (progress to stderr), and writes results.json. A full run
@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeChart } from './chart.js';
 import { cpuSnapshot, foreignCpuShare } from './cpu.js';
+import { pinProcesses } from './pin.js';
 import { Progress } from './progress.js';
 import { type BenchRedis, startRedis } from './redis.js';
 import { renderReport } from './report.js';
@@ -31,10 +32,11 @@ interface Args {
   out: string | null;
   roundMs: number | null;
   rounds: number | null;
+  pin: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, only: [...SCENARIOS], out: null, roundMs: null, rounds: null };
+  const args: Args = { quick: false, only: [...SCENARIOS], out: null, roundMs: null, rounds: null, pin: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = (argv[i] as string).split('=', 2) as [string, string | undefined];
     const value = () => {
@@ -56,6 +58,9 @@ function parseArgs(argv: readonly string[]): Args {
         args.only = names as ScenarioName[];
         break;
       }
+      case '--no-pin':
+        args.pin = false;
+        break;
       case '--out':
         args.out = value();
         break;
@@ -68,7 +73,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--help':
       case '-h':
         process.stdout.write(
-          'npm run bench -- [--quick] [--only hits,misses,zipf,herd] [--rounds N] [--round-ms MS] [--out FILE]\n',
+          'npm run bench -- [--quick] [--only hits,misses,zipf,herd] [--rounds N] [--round-ms MS] [--no-pin] [--out FILE]\n',
         );
         process.exit(0);
         break;
@@ -82,8 +87,8 @@ function parseArgs(argv: readonly string[]): Args {
 function settingsFor(args: Args): Settings {
   const quick = args.quick;
   return {
-    roundMs: args.roundMs ?? (quick ? 200 : 1200),
-    rounds: args.rounds ?? (quick ? 1 : 3),
+    roundMs: args.roundMs ?? (quick ? 200 : 800),
+    rounds: args.rounds ?? (quick ? 1 : 5),
     hitKeys: quick ? 68 : 128,
     ttlSeconds: 600,
     zipfUrls: 100_000,
@@ -119,6 +124,7 @@ function machine(redis: BenchRedis): Machine {
     loadAvg: os.loadavg().map((n) => Math.round(n * 100) / 100),
     loadAvgEnd: [],
     foreignCpuShare: null,
+    pinning: '',
   };
 }
 
@@ -153,11 +159,14 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     redis = await startRedis();
+    const pinning = args.pin
+      ? pinProcesses(redis.pid, redis.own)
+      : { pinned: false, description: 'not pinned (--no-pin)' };
     upstream = await startUpstream();
     progress.line(
       'setup',
       `redis ${redis.version} at ${redis.url}${redis.own ? ' (own server)' : ''}, upstream ${upstream.url}, ` +
-        `scenarios ${args.only.join(', ')}${args.quick ? ' (quick)' : ''}`,
+        `scenarios ${args.only.join(', ')}${args.quick ? ' (quick)' : ''}; ${pinning.description}`,
     );
     const ctx: ScenarioContext = {
       upstream,
@@ -173,7 +182,7 @@ async function main(): Promise<void> {
       mode: args.quick ? 'quick' : 'full',
       scenarios: args.only,
       runtimeMs: 0,
-      machine: machine(redis),
+      machine: { ...machine(redis), pinning: pinning.description },
       settings,
       hits: [],
       misses: [],

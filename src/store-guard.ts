@@ -9,6 +9,12 @@ import type { CacheErrorContext, ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import type { CacheStore } from './stores/types.js';
 
+/**
+ * How many times `storeTimeout` a call may wait in all while the store keeps answering the calls made
+ * before it (see {@link StoreGuard}).
+ */
+export const QUEUED_WAIT_FACTOR = 10;
+
 /** Sentinel for a store call that was not made or did not succeed in time. */
 export const FAILED: unique symbol = Symbol('store call failed');
 export type Failed = typeof FAILED;
@@ -17,6 +23,13 @@ export type Failed = typeof FAILED;
  * Wraps the store so that no call can fail or stall a request: every call is bounded by
  * `storeTimeout`, is not attempted while the store is not ready or the circuit breaker is open, and
  * every failure is counted and reported to `onError` instead of thrown.
+ *
+ * Budget: a call fails once it has waited `storeTimeout` ms while the store answered nothing — a stalled,
+ * paused or unreachable store. A call that is only queued behind earlier calls which the store is still
+ * answering (large values on a busy process: each reply waits for the ones before it to be parsed and used)
+ * keeps waiting, up to {@link QUEUED_WAIT_FACTOR} × `storeTimeout` in all: the store is working, and turning
+ * those reads into misses would send the whole queue upstream at the worst moment. A call overtaken by a
+ * later one (another Cluster node answering while this one's does not) is not queued: it fails on time.
  *
  * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
  * `cooldown` ms the next call is a probe (others still skip) whose success closes it and whose failure
@@ -27,6 +40,11 @@ export class StoreGuard {
   private openedAt = 0;
   private open = false;
   private probing = false;
+  /** Calls started so far: each call's number orders it against the others. */
+  private started = 0;
+  /** The highest-numbered call that has succeeded, and when the last success came (ms since epoch). */
+  private lastDone = 0;
+  private lastDoneAt = 0;
 
   constructor(
     readonly store: CacheStore,
@@ -70,11 +88,18 @@ export class StoreGuard {
       this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
       return Promise.resolve(FAILED);
     }
+    const id = ++this.started;
+    const startedAt = Date.now();
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
       let timedOut = false;
+      let timer: NodeJS.Timeout;
       const expire = () => {
         if (settled) return;
+        if (this.queuedBehindProgress(id, startedAt)) {
+          timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
+          return;
+        }
         settled = true;
         timedOut = true;
         this.counters.storeTimeouts++;
@@ -89,7 +114,7 @@ export class StoreGuard {
       // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
       // in the socket. Give it one poll phase (setImmediate runs right after it) before calling it late, so
       // that time spent queueing in our own event loop is not blamed on the store.
-      const timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
+      timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
       pending.then(
         (value) => {
           if (timedOut) {
@@ -101,6 +126,8 @@ export class StoreGuard {
           settled = true;
           clearTimeout(timer);
           this.succeeded(probe);
+          if (id > this.lastDone) this.lastDone = id;
+          this.lastDoneAt = Date.now();
           resolve(value);
         },
         (error: unknown) => {
@@ -113,6 +140,16 @@ export class StoreGuard {
         },
       );
     });
+  }
+
+  /**
+   * Whether call `id`, started at `startedAt`, is only waiting its turn: the store answered within the last
+   * `storeTimeout`, no later call has been answered before it, and it has not yet waited its longest.
+   */
+  private queuedBehindProgress(id: number, startedAt: number): boolean {
+    const now = Date.now();
+    const budget = this.options.storeTimeoutMs;
+    return this.lastDone < id && now - this.lastDoneAt < budget && now - startedAt < budget * QUEUED_WAIT_FACTOR;
   }
 
   /**

@@ -1,10 +1,10 @@
 import axios from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeCache, evict, getCacheStats, withCache } from '../../src/index.js';
+import { closeCache, getCacheStats, withCache } from '../../src/index.js';
 import { type Replica, startFleet, stopFleet } from '../helpers/fleet.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let server: RedisServer;
 let redis: Redis;
