@@ -10,6 +10,7 @@
 import { BODIES, type BodyId, isBodyId } from './bodies.js';
 import { createContender } from './contenders.js';
 import { inFlight } from './driver.js';
+import { pinProcesses } from './pin.js';
 import { startRedis } from './redis.js';
 import { startUpstream } from './upstream.js';
 
@@ -30,6 +31,7 @@ if (!(['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'] as const).includ
 const contenderId = contenderArg as 'ours' | 'ours-l1' | 'aci-redis' | 'raw-get' | 'noop-axios';
 
 const redis = await startRedis();
+if (!argv.includes('--no-pin')) process.stderr.write(`${pinProcesses(redis.pid, redis.own).description}\n`);
 const upstream = await startUpstream();
 try {
   const ours = await createContender(contenderId, { upstreamUrl: upstream.url, redis, ttlSeconds: 600 });

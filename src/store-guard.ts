@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import {
   type CacheError,
   CacheStoreError,
@@ -9,11 +10,12 @@ import type { CacheErrorContext, ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import type { CacheStore } from './stores/types.js';
 
-/**
- * How many times `storeTimeout` a call may wait in all while the store keeps answering the calls made
- * before it (see {@link StoreGuard}).
- */
-export const QUEUED_WAIT_FACTOR = 10;
+/** How many times `storeTimeout` a call may wait in all, however busy this process is (see {@link StoreGuard}). */
+export const QUEUED_WAIT_FACTOR = 40;
+
+/** Milliseconds this process's event loop has spent idle (waiting for I/O) since it started. */
+const loopIdleMs: () => number =
+  typeof performance.nodeTiming?.idleTime === 'number' ? () => performance.nodeTiming.idleTime : () => Number.NaN;
 
 /** Sentinel for a store call that was not made or did not succeed in time. */
 export const FAILED: unique symbol = Symbol('store call failed');
@@ -24,12 +26,13 @@ export type Failed = typeof FAILED;
  * `storeTimeout`, is not attempted while the store is not ready or the circuit breaker is open, and
  * every failure is counted and reported to `onError` instead of thrown.
  *
- * Budget: a call fails once it has waited `storeTimeout` ms while the store answered nothing — a stalled,
- * paused or unreachable store. A call that is only queued behind earlier calls which the store is still
- * answering (large values on a busy process: each reply waits for the ones before it to be parsed and used)
- * keeps waiting, up to {@link QUEUED_WAIT_FACTOR} × `storeTimeout` in all: the store is working, and turning
- * those reads into misses would send the whole queue upstream at the worst moment. A call overtaken by a
- * later one (another Cluster node answering while this one's does not) is not queued: it fails on time.
+ * Budget: a call fails once this process has spent `storeTimeout` ms waiting for it with nothing else to
+ * do — its event loop idle, so the time is the store's: stalled, paused, unreachable or slow. Time the
+ * process spends busy does not count: a reply that is already in the socket while the process parses the
+ * replies queued before it (large values, 64 requests in flight) is not the store's delay, and turning those
+ * reads into misses would send the whole queue upstream at the worst moment. Two limits: a call that a later
+ * call overtook (answered first: another Cluster node, a lost reply) fails as soon as its budget is up, and
+ * no call waits more than {@link QUEUED_WAIT_FACTOR} × `storeTimeout` in all.
  *
  * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
  * `cooldown` ms the next call is a probe (others still skip) whose success closes it and whose failure
@@ -42,9 +45,8 @@ export class StoreGuard {
   private probing = false;
   /** Calls started so far: each call's number orders it against the others. */
   private started = 0;
-  /** The highest-numbered call that has succeeded, and when the last success came (ms since epoch). */
+  /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
-  private lastDoneAt = 0;
 
   constructor(
     readonly store: CacheStore,
@@ -90,14 +92,18 @@ export class StoreGuard {
     }
     const id = ++this.started;
     const startedAt = Date.now();
+    const idleAtStart = loopIdleMs();
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
       let timedOut = false;
       let timer: NodeJS.Timeout;
       const expire = () => {
         if (settled) return;
-        if (this.queuedBehindProgress(id, startedAt)) {
-          timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
+        // Still within the budget: time this process spent busy does not count (see the class comment).
+        const budget = this.options.storeTimeoutMs;
+        const idleLeft = budget - (loopIdleMs() - idleAtStart);
+        if (idleLeft > 0 && this.lastDone < id && Date.now() - startedAt < budget * QUEUED_WAIT_FACTOR) {
+          timer = setTimeout(() => setImmediate(expire), Math.max(1, idleLeft));
           return;
         }
         settled = true;
@@ -127,7 +133,6 @@ export class StoreGuard {
           clearTimeout(timer);
           this.succeeded(probe);
           if (id > this.lastDone) this.lastDone = id;
-          this.lastDoneAt = Date.now();
           resolve(value);
         },
         (error: unknown) => {
@@ -140,16 +145,6 @@ export class StoreGuard {
         },
       );
     });
-  }
-
-  /**
-   * Whether call `id`, started at `startedAt`, is only waiting its turn: the store answered within the last
-   * `storeTimeout`, no later call has been answered before it, and it has not yet waited its longest.
-   */
-  private queuedBehindProgress(id: number, startedAt: number): boolean {
-    const now = Date.now();
-    const budget = this.options.storeTimeoutMs;
-    return this.lastDone < id && now - this.lastDoneAt < budget && now - startedAt < budget * QUEUED_WAIT_FACTOR;
   }
 
   /**
