@@ -1,4 +1,10 @@
-import { type AxiosAdapter, AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import {
+  type AxiosAdapter,
+  AxiosError,
+  AxiosHeaders,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { bytesToBody } from './entry.js';
 import { fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
@@ -29,7 +35,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
         state.counters.hits++;
         state.counters.l1Hits++;
         const info: CacheInfo = { status: 'hit', key: keys.entry, age: Math.max(0, now - entry.createdAt) / 1000 };
-        return settleReplay(config, entry, bytesToBody(entry), info, undefined);
+        entry.replayHeaders ??= new AxiosHeaders(entry.headers as Record<string, string>);
+        return settleReplay(config, entry, bytesToBody(entry), info, undefined, entry.replayHeaders);
       }
     }
 

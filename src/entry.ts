@@ -1,3 +1,4 @@
+import type { AxiosHeaders } from 'axios';
 import { CacheEntryError } from './errors.js';
 
 /**
@@ -24,6 +25,8 @@ export interface Entry {
   body: Uint8Array;
   /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
   text?: string;
+  /** `headers` as AxiosHeaders, built on the first `l1` hit and copied for each later one. */
+  replayHeaders?: AxiosHeaders;
 }
 
 /** How the base adapter handed us the body, so that a replay hands back the same type. */

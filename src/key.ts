@@ -17,10 +17,10 @@ import { escapeGlob } from './stores/glob.js';
  * query string nor credentials.
  */
 export interface RequestKeys {
-  entry: string;
-  variants: string;
-  lease: string;
-  label: string;
+  readonly entry: string;
+  readonly variants: string;
+  readonly lease: string;
+  readonly label: string;
 }
 
 /** The part of a request config the key depends on. */
@@ -111,6 +111,8 @@ interface ParsedRequest {
   label: string;
   username: string;
   password: string;
+  /** The keys of the request without a variant (`vid` `_`), under the prefix they were made for. */
+  plain?: { prefix: string; keys: RequestKeys };
 }
 
 const URL_MEMO = new Map<string, ParsedRequest>();
@@ -123,9 +125,18 @@ function finish(
   parsed: ParsedRequest,
 ): RequestKeys {
   const vid = varyId(config, parsed, varyHeaders);
+  if (vid === '_' && parsed.plain?.prefix === prefix) return parsed.plain.keys;
   const base = `${prefix}{${parsed.rid}}:`;
   const { label } = parsed;
-  return { entry: `${base}${vid}:${label}`, variants: `${base}variants`, lease: `${base}${vid}:lease`, label };
+  const keys: RequestKeys = {
+    entry: `${base}${vid}:${label}`,
+    variants: `${base}variants`,
+    lease: `${base}${vid}:lease`,
+    label,
+  };
+  // Shared by every later request for the same URL: RequestKeys are never modified.
+  if (vid === '_') parsed.plain = { prefix, keys };
+  return keys;
 }
 
 /**
