@@ -8,4 +8,4 @@ import type * as Library from '../src/index.js';
 const path = process.env.BENCH_FROM_SRC ? '../src/index.js' : '../dist/index.js';
 const library = (await import(path)) as typeof Library;
 
-export const { withCache, getCacheStats, closeCache } = library;
+export const { withCache, getCacheStats, closeCache, RedisStore } = library;

@@ -141,6 +141,7 @@ export class RedisStore implements CacheStore {
   async writeFill(write: FillWrite): Promise<void> {
     this.reads?.flush();
     const { key, value, indexes, lease, announce } = write;
+    this.reads?.wrote(value.byteLength);
     const ttl = Math.max(1, Math.ceil(write.ttlMs));
     const tag = hashTag(key);
     const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
