@@ -17,6 +17,18 @@ export const QUEUED_WAIT_FACTOR = 40;
 const loopIdleMs: () => number =
   typeof performance.nodeTiming?.idleTime === 'number' ? () => performance.nodeTiming.idleTime : () => Number.NaN;
 
+/** A pending call's deadline; `expire` is null once it settled (or expired). */
+interface Watch {
+  readonly at: number;
+  expire: (() => void) | null;
+}
+
+/** The sweep timer never keeps a process alive by itself (a pending store call has its own connection). */
+function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
+  timer.unref?.();
+  return timer;
+}
+
 /** Sentinel for a store call that was not made or did not succeed in time. */
 export const FAILED: unique symbol = Symbol('store call failed');
 export type Failed = typeof FAILED;
@@ -47,6 +59,9 @@ export class StoreGuard {
   private started = 0;
   /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
+  /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
+  private watches: Watch[] = [];
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     readonly store: CacheStore,
@@ -96,14 +111,13 @@ export class StoreGuard {
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
       let timedOut = false;
-      let timer: NodeJS.Timeout;
       const expire = () => {
         if (settled) return;
         // Still within the budget: time this process spent busy does not count (see the class comment).
         const budget = this.options.storeTimeoutMs;
         const idleLeft = budget - (loopIdleMs() - idleAtStart);
         if (idleLeft > 0 && this.lastDone < id && Date.now() - startedAt < budget * QUEUED_WAIT_FACTOR) {
-          timer = setTimeout(() => setImmediate(expire), Math.max(1, idleLeft));
+          setTimeout(() => setImmediate(expire), Math.max(1, idleLeft));
           return;
         }
         settled = true;
@@ -117,10 +131,7 @@ export class StoreGuard {
         );
         resolve(FAILED);
       };
-      // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
-      // in the socket. Give it one poll phase (setImmediate runs right after it) before calling it late, so
-      // that time spent queueing in our own event loop is not blamed on the store.
-      timer = setTimeout(() => setImmediate(expire), this.options.storeTimeoutMs);
+      const watch = this.watch(startedAt, expire);
       pending.then(
         (value) => {
           if (timedOut) {
@@ -130,7 +141,7 @@ export class StoreGuard {
           }
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          watch.expire = null;
           this.succeeded(probe);
           if (id > this.lastDone) this.lastDone = id;
           resolve(value);
@@ -138,7 +149,7 @@ export class StoreGuard {
         (error: unknown) => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          watch.expire = null;
           this.counters.storeErrors++;
           this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
           resolve(FAILED);
@@ -146,6 +157,37 @@ export class StoreGuard {
       );
     });
   }
+
+  /**
+   * Watch a call started at `startedAt`: `expire` runs once its budget has passed, unless the call settles
+   * first (and sets `expire` to null). One timer for all calls: every call has the same budget, so the
+   * watches are in deadline order, and a sweep expires those at the front.
+   */
+  private watch(startedAt: number, expire: () => void): Watch {
+    const watch: Watch = { at: startedAt + this.options.storeTimeoutMs, expire };
+    this.watches.push(watch);
+    this.sweeper ??= unref(setTimeout(this.sweep, this.options.storeTimeoutMs));
+    return watch;
+  }
+
+  private readonly sweep = (): void => {
+    this.sweeper = null;
+    const now = Date.now();
+    const watches = this.watches;
+    let head = 0;
+    for (; head < watches.length; head++) {
+      const watch = watches[head] as Watch;
+      if (watch.expire === null) continue;
+      if (watch.at > now) break;
+      // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
+      // in the socket. Give it one poll phase (setImmediate runs right after it) before calling it late.
+      setImmediate(watch.expire);
+      watch.expire = null;
+    }
+    this.watches = head === watches.length ? [] : watches.slice(head);
+    const next = this.watches[0];
+    if (next) this.sweeper = unref(setTimeout(this.sweep, Math.max(1, next.at - now)));
+  };
 
   /**
    * Report a swallowed error to `onError` (whose own exceptions are ignored). Takes the error or a factory:
