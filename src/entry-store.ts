@@ -44,6 +44,7 @@ export type WriteResult =
  * Store an upstream answer if it may be stored (status, Cache-Control, body type, size), announce the
  * overwrite to the fleet's in-process layers, and — when the store can do it in the same call — release
  * the fill `lease`. The stored entry is decoded only when this instance has an `l1`. Never rejects.
+ * The store call is made before this returns (synchronously), except for a Blob body.
  */
 export async function writeEntry(
   state: CacheState,
@@ -60,7 +61,8 @@ export async function writeEntry(
   if (!options.isStorableStatus(head.status)) return unstorable;
   const directives = cacheControl(head.headers['cache-control']);
   if (directives.has('no-store') || (options.shared && directives.has('private'))) return unstorable;
-  const body = await bodyToBytes(data);
+  const converted = bodyToBytes(data);
+  const body = converted instanceof Promise ? await converted : converted;
   if (!body) return unstorable;
   const ttlMs = request.ttlMs ?? options.ttlMs;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);

@@ -141,13 +141,19 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
   };
 }
 
+/** A body as bytes plus how to give it back. */
+export interface BodyBytes {
+  kind: BodyKind;
+  bytes: Uint8Array;
+  blobType: string;
+}
+
 /**
  * The body the base adapter returned, as bytes plus its kind; `null` when it cannot be stored (a stream,
- * or a value that does not survive JSON).
+ * or a value that does not survive JSON). Synchronous except for a Blob (a promise then), so that a write
+ * of any other body goes out before the caller is answered.
  */
-export async function bodyToBytes(
-  data: unknown,
-): Promise<{ kind: BodyKind; bytes: Uint8Array; blobType: string } | null> {
+export function bodyToBytes(data: unknown): BodyBytes | null | Promise<BodyBytes | null> {
   if (data === undefined) return { kind: 'empty', bytes: EMPTY, blobType: '' };
   if (typeof data === 'string') return { kind: 'string', bytes: Buffer.from(data, 'utf8'), blobType: '' };
   if (Buffer.isBuffer(data)) return { kind: 'buffer', bytes: data, blobType: '' };
@@ -156,7 +162,7 @@ export async function bodyToBytes(
     return { kind: 'bytes', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), blobType: '' };
   }
   if (typeof Blob !== 'undefined' && data instanceof Blob) {
-    return { kind: 'blob', bytes: new Uint8Array(await data.arrayBuffer()), blobType: data.type };
+    return data.arrayBuffer().then((buffer) => ({ kind: 'blob', bytes: new Uint8Array(buffer), blobType: data.type }));
   }
   if (isJsonValue(data)) return { kind: 'json', bytes: Buffer.from(JSON.stringify(data), 'utf8'), blobType: '' };
   return null;

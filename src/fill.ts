@@ -91,20 +91,17 @@ export async function fill(
   const { response } = result;
   const createdAt = Date.now();
   const { head, upstreamHeaders } = responseHeads(response);
-  const written = await writeEntry(
-    state,
-    keys,
-    request,
-    head,
-    response.data,
-    createdAt,
-    result.fetchMs,
-    lease ?? undefined,
+  // The write goes out now, but the callers do not wait for it: a miss costs the upstream call plus the
+  // lookups, not the write's round trip too. A later request on the same store still sees the entry: the
+  // store applies calls in the order they are made (see CacheStore), and this one was made first.
+  void writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs, lease ?? undefined).then(
+    (written) => {
+      if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
+      if (lease && !(written.kind === 'stored' && written.leaseReleased)) {
+        void releaseFill(state, keys, lease, written.kind !== 'stored');
+      }
+    },
   );
-  if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
-  if (lease && !(written.kind === 'stored' && written.leaseReleased)) {
-    void releaseFill(state, keys, lease, written.kind !== 'stored');
-  }
   return {
     kind: 'response',
     source: 'upstream',

@@ -4,40 +4,48 @@ import type { Cluster, Redis } from 'ioredis';
 /** A Lua script run by EVALSHA, falling back to EVAL once when the server does not know it yet. */
 export class LuaScript {
   readonly sha: string;
+  /** Clients this script was sent to in full: later calls send only its SHA. */
+  private readonly sent = new WeakSet<object>();
+
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(
-    client: Redis | Cluster,
-    keys: readonly string[],
-    args: readonly (string | number | Buffer)[],
-  ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, keys.length, ...keys, ...args);
-      }
-      throw error;
+  /**
+   * Run the script: `EVAL` the first time on a client, `EVALSHA` after that (and `EVAL` again if Redis
+   * has forgotten it: restarted, failed over, or another Cluster node). The first call goes out at once
+   * rather than after a `NOSCRIPT` round trip, so it keeps its place among the calls made after it.
+   */
+  run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    if (!this.sent.has(client)) {
+      this.sent.add(client);
+      return client.eval(this.source, keys.length, ...keys, ...args);
     }
+    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (isNoScript(error)) return client.eval(this.source, keys.length, ...keys, ...args);
+      throw error;
+    });
   }
 
   /** As {@link run}, with bulk replies as Buffers (for scripts that return stored bytes). */
-  async runBuffer(
+  runBuffer(
     client: Redis | Cluster,
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
   ): Promise<unknown> {
-    try {
-      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
-      }
-      throw error;
+    if (!this.sent.has(client)) {
+      this.sent.add(client);
+      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
     }
+    return client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (isNoScript(error)) return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      throw error;
+    });
   }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /** Redis' own clock in milliseconds (all expiries are computed on the server: no clock skew between hosts). */

@@ -608,6 +608,8 @@ describe('store failures during coordination', () => {
     const [acquire, ...more] = acquires(store, 'A');
     expect(more).toEqual([]);
     expect(acquire?.result).toBeUndefined(); // still hanging, and every call the process sent after it
+    // The write and the release follow the answer (the caller does not wait for them).
+    await vi.waitFor(() => expect(releases(store, 'A')).toHaveLength(1));
     const [release] = releases(store, 'A');
     // The timed-out call may yet take the lease in the store: the process still releases with its token.
     expect(release?.token).toBe(acquire?.token);

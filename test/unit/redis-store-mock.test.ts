@@ -46,9 +46,13 @@ describe('RedisStore over ioredis-mock', () => {
     const client = mockClient();
     const store = new RedisStore(client);
     // The write script gets the TTL it passes to SET … PX (KEYS: entry, lease placeholder; ARGV: value, ttl, …).
+    // The first call of a script on a client is an EVAL (the source), later ones EVALSHA.
+    const evalCall = vi.spyOn(client, 'eval');
     const evalsha = vi.spyOn(client, 'evalsha');
     await store.set('k', bytes('v'), 0.2, []);
-    expect(evalsha).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 1, '', '', '');
+    expect(evalCall).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 1, '', '', '');
+    await store.set('k', bytes('v'), 1.5, []);
+    expect(evalsha).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 2, '', '', '');
   });
 
   it('accepts a plain Uint8Array value', async () => {
