@@ -28,8 +28,8 @@ export function detachedConfig(
   config: InternalAxiosRequestConfig,
   overrides: Partial<InternalAxiosRequestConfig>,
 ): InternalAxiosRequestConfig {
-  const { signal: _signal, cancelToken: _cancelToken, ...rest } = config;
-  return { ...rest, ...overrides } as InternalAxiosRequestConfig;
+  // A spread (not a rest pattern, which V8 runs far slower) with the caller's own cancellation removed.
+  return { ...config, signal: undefined, cancelToken: undefined, ...overrides } as InternalAxiosRequestConfig;
 }
 
 /**

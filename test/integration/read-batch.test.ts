@@ -79,6 +79,19 @@ describe('read batching', () => {
     for (const url of [...warm, ...cold]) expect(upstream.calls(url)).toBe(1);
   });
 
+  it('stores every one of many concurrent misses (their lease calls and writes share socket writes)', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb7:' });
+    const urls = paths(30, 'cold');
+    const first = await Promise.all(urls.map((url) => api.get(url)));
+    expect(first.map((r) => r.cache.status)).toEqual(urls.map(() => 'miss'));
+    const again = await Promise.all(urls.map((url) => api.get(url)));
+    expect(again.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));
+    expect(again.map((r) => r.data.path)).toEqual(urls);
+    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    expect(await redis.exists(...urls.map((_, i) => first[i]?.cache.key as string))).toBe(30);
+  });
+
   it('sends queued reads before any later command, so commands reach Redis in the order they were made', async () => {
     const redis = await client();
     const store = new RedisStore(redis);
