@@ -82,7 +82,7 @@ describe('read batching', () => {
   it('stores every one of many concurrent misses (their lease calls and writes share socket writes)', async () => {
     const redis = await client();
     const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb7:' });
-    const urls = paths(30, 'cold');
+    const urls = paths(30, 'many-cold');
     const first = await Promise.all(urls.map((url) => api.get(url)));
     expect(first.map((r) => r.cache.status)).toEqual(urls.map(() => 'miss'));
     const again = await Promise.all(urls.map((url) => api.get(url)));
