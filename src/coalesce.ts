@@ -166,7 +166,7 @@ export function watchCaller(
 }
 
 /** Whether the caller of `config` may stop waiting before its answer (a signal, cancel token or timeout). */
-function canGiveUp(config: InternalAxiosRequestConfig): boolean {
+export function canGiveUp(config: InternalAxiosRequestConfig): boolean {
   return config.signal != null || config.cancelToken != null || timeoutOf(config) > 0;
 }
 

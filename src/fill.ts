@@ -1,5 +1,5 @@
 import { CanceledError, type InternalAxiosRequestConfig } from 'axios';
-import type { Flight } from './coalesce.js';
+import { canGiveUp, type Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
 import { readEntry, writeEntry } from './entry-store.js';
 import { coordinateFill, type HeldLease, releaseFill } from './fleet.js';
@@ -68,10 +68,14 @@ export async function fill(
       return abandoned(config);
     }
     // The shared call belongs to no single caller: it runs until every waiter has left (each waiter
-    // applies its own signal and timeout to its wait).
-    const controller = new AbortController();
-    flight.controller = controller;
-    upstreamConfig = detachedConfig(config, { signal: controller.signal, timeout: 0 });
+    // applies its own signal and timeout to its wait). When the caller that started it cannot give up (no
+    // signal, cancel token or timeout), it waits to the end: nobody can ever abort the call, and its own
+    // config already has no cancellation to remove.
+    if (canGiveUp(config)) {
+      const controller = new AbortController();
+      flight.controller = controller;
+      upstreamConfig = detachedConfig(config, { signal: controller.signal, timeout: 0 });
+    }
   }
 
   const result = await callUpstream(state, upstreamConfig);
