@@ -10,7 +10,8 @@ const CONCURRENCY = 64;
 
 /**
  * Many keys: `zipfUrls` distinct URLs requested with a Zipf-like popularity (P(rank k) ∝ 1/k^s), the same
- * seeded sequence of `zipfRequests` requests for each contender, from a cold cache, 64 in flight.
+ * seeded sequence of `zipfRequests` requests for each contender, from a cold cache, 64 in flight; each
+ * contender runs twice, in ABBA order, and its rate is the mean of its runs.
  */
 export async function zipf(ctx: ScenarioContext): Promise<ZipfRow[]> {
   const { settings, upstream, progress, anomalies } = ctx;
@@ -20,9 +21,12 @@ export async function zipf(ctx: ScenarioContext): Promise<ZipfRow[]> {
   const distinct = new Set(sequence).size;
   const idealHitRatio = 1 - distinct / sequence.length;
   upstream.latencyMs = settings.zipfLatencyMs;
-  const rows: ZipfRow[] = [];
+  const runs: ZipfRow[] = [];
+  // ABBA order (ours, theirs, theirs, ours), each run from a cold cache: the first run of the scenario also
+  // warms the shared parts (the upstream server, axios, the connection), which favoured whoever ran second.
+  const order = [...ZIPF_CONTENDERS, ...[...ZIPF_CONTENDERS].reverse()];
   try {
-    for (const id of ZIPF_CONTENDERS) {
+    for (const id of order) {
       await ctx.redis.flush();
       await settle();
       const contender = await createContender(id, ctx.contenders);
@@ -78,7 +82,7 @@ export async function zipf(ctx: ScenarioContext): Promise<ZipfRow[]> {
             `zipf ours: store timeouts ${s.storeTimeouts}, errors ${s.storeErrors}, skipped ${s.storeSkips}`,
           );
         }
-        rows.push(row);
+        runs.push(row);
         progress.line(
           'zipf',
           `${id.padEnd(10)} ${run.requests} requests over ${distinct} distinct URLs: ${formatRate(run.rps)}, ` +
@@ -91,6 +95,17 @@ export async function zipf(ctx: ScenarioContext): Promise<ZipfRow[]> {
   } finally {
     upstream.latencyMs = 0;
     await ctx.redis.flush();
+  }
+  // One row per contender: its first run, with the mean rate of its runs.
+  const rows: ZipfRow[] = [];
+  for (const id of ZIPF_CONTENDERS) {
+    const mine = runs.filter((r) => r.contender === id);
+    const first = mine[0];
+    if (!first) continue;
+    const rates = mine.map((r) => r.rps);
+    first.rps = rates.reduce((a, b) => a + b, 0) / rates.length;
+    first.notes.push(`mean of ${rates.length} runs (ABBA order): ${rates.map((r) => Math.round(r)).join(', ')} req/s`);
+    rows.push(first);
   }
   return rows;
 }
