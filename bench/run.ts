@@ -87,7 +87,7 @@ function parseArgs(argv: readonly string[]): Args {
 function settingsFor(args: Args): Settings {
   const quick = args.quick;
   return {
-    roundMs: args.roundMs ?? (quick ? 200 : 800),
+    roundMs: args.roundMs ?? (quick ? 200 : 700),
     rounds: args.rounds ?? (quick ? 1 : 5),
     hitKeys: quick ? 68 : 128,
     ttlSeconds: 600,
