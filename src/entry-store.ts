@@ -18,7 +18,9 @@ export async function readEntry(state: CacheState, keys: RequestKeys): Promise<E
 /** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
 export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
   try {
-    return decodeEntry(raw, keys.label);
+    const entry = decodeEntry(raw, keys.label);
+    if (state.guard.store.freshReads === true) entry.owned = true;
+    return entry;
   } catch (error) {
     state.counters.badEntries++;
     state.guard.report(error as CacheEntryError, 'get', keys.label);

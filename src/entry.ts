@@ -27,6 +27,11 @@ export interface Entry {
   text?: string;
   /** `headers` as AxiosHeaders, built on the first `l1` hit and copied for each later one. */
   replayHeaders?: AxiosHeaders;
+  /**
+   * `body` was read for this request alone and nothing else holds it (see `CacheStore.freshReads`): the
+   * first caller may take a binary body as it is, without a copy. Cleared once taken, and by `l1`.
+   */
+  owned?: boolean;
 }
 
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
@@ -168,9 +173,18 @@ export function bodyToBytes(data: unknown): BodyBytes | null | Promise<BodyBytes
   return null;
 }
 
-/** A fresh copy of the body in the form the base adapter returned it: callers never share data. */
-export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType' | 'text'>): unknown {
+/**
+ * The body in the form the base adapter returned it, for one caller: callers never share data. A binary
+ * body the entry `owned` goes, uncopied, to the first caller; every other caller gets a copy.
+ */
+export function bytesToBody(entry: Pick<Entry, 'bodyKind' | 'body' | 'blobType' | 'text' | 'owned'>): unknown {
   const { body } = entry;
+  if (entry.owned && (entry.bodyKind === 'buffer' || entry.bodyKind === 'bytes')) {
+    entry.owned = false;
+    return entry.bodyKind === 'buffer'
+      ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+      : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  }
   switch (entry.bodyKind) {
     case 'empty':
       return undefined;

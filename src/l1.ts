@@ -48,6 +48,7 @@ export class LocalLayer {
 
   set(key: string, entry: Entry, now: number): void {
     if (!this.usable) return;
+    entry.owned = false; // shared by every later hit from now on: each caller gets a copy
     const until = Math.min(entry.freshUntil, now + this.settings.ttlMs);
     const old = this.slots.get(key);
     if (old) this.remove(key, old);

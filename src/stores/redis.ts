@@ -44,11 +44,13 @@ export function isIORedisClient(value: unknown): value is IORedisClient {
  */
 export class RedisStore implements CacheStore {
   readonly client: IORedisClient;
+  /** Each read is a new Buffer from the connection's parser: nothing else holds it. */
+  readonly freshReads = true;
   private readonly scanCount: number;
   private readonly cluster: boolean;
   /** Reads waiting for the end of the tick (`null`: every read is its own GET). */
   private readonly reads: ReadBatch | null;
-  /** The connection whose writes are held until the end of this tick, if any (see {@link holdWrites}). */
+  /** The connection whose writes are held until the end of this tick, if any (see {@link beforeWrite}). */
   private held: { uncork(): void } | null = null;
 
   constructor(client: IORedisClient, options: RedisStoreOptions = {}) {
@@ -73,13 +75,19 @@ export class RedisStore implements CacheStore {
     this.reads = batchReads && !this.cluster ? new ReadBatch(client as Redis) : null;
   }
 
+  /** Before any command other than a read: send the queued reads first, so that order is kept. */
+  private beforeCommand(): void {
+    this.reads?.flush();
+  }
+
   /**
-   * Hold the commands of this tick (lease calls, writes) in the connection's buffer and send them in one
-   * socket write at the end of the tick, as the read batch does for reads: 64 concurrent misses then cost a
-   * few writes instead of 128. Order is unchanged. Single-node clients only (a Cluster has one connection
-   * per node, and ioredis picks it per command).
+   * Before a lease call or a write: as {@link beforeCommand}, then hold the commands of this tick in the
+   * connection's buffer and send them in one socket write at the end of the tick, as the read batch does
+   * for reads: 64 concurrent misses then cost a few writes instead of 128. Order is unchanged. Single-node
+   * clients only (a Cluster has one connection per node, and ioredis picks it per command).
    */
-  private holdWrites(): void {
+  private beforeWrite(): void {
+    this.beforeCommand();
     if (this.held || !this.reads) return;
     const stream = (this.client as Redis).stream as (Redis['stream'] & { cork?: () => void }) | undefined;
     if (!stream || typeof stream.cork !== 'function' || !stream.writable) return;
@@ -111,7 +119,7 @@ export class RedisStore implements CacheStore {
   }
 
   async delete(keys: readonly string[]): Promise<number> {
-    this.reads?.flush();
+    this.beforeCommand();
     if (keys.length === 0) return 0;
     if (this.cluster) {
       const counts = await Promise.all(keys.map((key) => this.client.unlink(key)));
@@ -125,7 +133,7 @@ export class RedisStore implements CacheStore {
   }
 
   async deleteIndexed(indexKeys: readonly string[]): Promise<number> {
-    this.reads?.flush();
+    this.beforeCommand();
     const members = new Set<string>();
     for (const index of indexKeys) {
       for (const member of await this.client.zrange(index, 0, -1)) members.add(member);
@@ -136,7 +144,7 @@ export class RedisStore implements CacheStore {
   }
 
   async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {
-    this.reads?.flush();
+    this.beforeCommand();
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
     return counts.reduce((sum, n) => sum + n, 0);
@@ -148,8 +156,7 @@ export class RedisStore implements CacheStore {
     ttlMs: number,
     entryKey: string,
   ): Promise<{ lease: LeaseState; value: Uint8Array | null }> {
-    this.reads?.flush();
-    this.holdWrites();
+    this.beforeWrite();
     const answer = (await LEASE_ACQUIRE_READ.runBuffer(
       this.client,
       [leaseKey, entryKey],
@@ -163,8 +170,7 @@ export class RedisStore implements CacheStore {
   }
 
   async writeFill(write: FillWrite): Promise<void> {
-    this.reads?.flush();
-    this.holdWrites();
+    this.beforeWrite();
     const { key, value, indexes, lease, announce } = write;
     this.reads?.wrote(value.byteLength);
     const ttl = Math.max(1, Math.ceil(write.ttlMs));
@@ -194,7 +200,7 @@ export class RedisStore implements CacheStore {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    this.reads?.flush();
+    this.beforeCommand();
     await this.client.publish(channel, message);
   }
 
@@ -228,8 +234,7 @@ export class RedisStore implements CacheStore {
   }
 
   async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
-    this.reads?.flush();
-    this.holdWrites();
+    this.beforeWrite();
     const answer = await LEASE_ACQUIRE.run(
       this.client,
       [key],
@@ -239,8 +244,7 @@ export class RedisStore implements CacheStore {
   }
 
   async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
-    this.reads?.flush();
-    this.holdWrites();
+    this.beforeWrite();
     await LEASE_RELEASE.run(this.client, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
   }
 

@@ -64,6 +64,13 @@ export interface CacheStore {
   releaseLease?(key: string, token: string, uncacheableMs?: number): Promise<void>;
 
   /**
+   * `true` when every read resolves to bytes that nothing else holds (a fresh buffer per call, as from a
+   * Redis connection): the first caller of a hit then gets a binary body without a copy. Omitted means
+   * reads may return shared bytes (as `MemoryStore` does), and every caller gets a copy.
+   */
+  readonly freshReads?: boolean;
+
+  /**
    * `false` while the store cannot serve (e.g. the Redis client is reconnecting): calls are then not
    * attempted at all, so nothing queues behind a dead connection. Omitted means always ready.
    */

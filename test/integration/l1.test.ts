@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeCache, getCacheStats, withCache } from '../../src/index.js';
 import { type Replica, startFleet, stopFleet } from '../helpers/fleet.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -59,6 +59,46 @@ describe('in-process layer (l1)', () => {
     expect(await redisGets()).toBe(before + 1);
     await closeCache(api);
     client.disconnect();
+  });
+});
+
+describe('binary bodies through Redis and l1', () => {
+  const original = Buffer.from(Array.from({ length: 16_384 }, (_, i) => (i * 7) % 256));
+
+  it('gives each caller bytes of its own: changing one hit changes neither Redis nor the next hits', async () => {
+    upstream.handle((_req, res) => {
+      res.setHeader('content-type', 'application/octet-stream');
+      res.end(original);
+    });
+    const client = server.client();
+    await ready(client);
+    const plain = withCache(axios.create({ baseURL: upstream.url }), { store: client, prefix: 'bin1:' });
+    const layered = withCache(axios.create({ baseURL: upstream.url }), {
+      store: client,
+      prefix: 'bin2:',
+      l1: { ttl: 0.2 },
+    });
+    await until(() => getCacheStats(layered).l1 === 'live', 'the subscription');
+    const binary = { responseType: 'arraybuffer' } as const;
+    try {
+      for (const api of [plain, layered]) {
+        await api.get('/bytes', binary);
+        await new Promise((r) => setTimeout(r, 250)); // past l1.ttl: the next hit reads Redis (a fresh read)
+        for (let i = 0; i < 3; i++) {
+          const hit = await api.get('/bytes', binary);
+          expect(hit.cache.status).toBe('hit');
+          expect((hit.data as Buffer).equals(original)).toBe(true);
+          (hit.data as Buffer).fill(0); // the caller's own bytes: nothing else may change
+        }
+      }
+      expect(getCacheStats(layered).l1Hits).toBeGreaterThanOrEqual(2);
+      expect(upstream.calls('/bytes')).toBe(2); // one miss per instance
+    } finally {
+      await closeCache(plain);
+      await closeCache(layered);
+      client.disconnect();
+      upstream.handle(echoJson);
+    }
   });
 });
 

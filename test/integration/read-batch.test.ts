@@ -79,11 +79,19 @@ describe('read batching', () => {
     for (const url of [...warm, ...cold]) expect(upstream.calls(url)).toBe(1);
   });
 
-  it('stores every one of many concurrent misses (their lease calls and writes share socket writes)', async () => {
+  it('holds the commands of one tick for one socket write, never leaves the socket held, and stores every miss', async () => {
     const redis = await client();
     const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb7:' });
     const urls = paths(30, 'many-cold');
+    const cork = vi.spyOn(redis.stream, 'cork');
     const first = await Promise.all(urls.map((url) => api.get(url)));
+    expect(cork).toHaveBeenCalled();
+    // One hold per tick, not per command: the 30 lease calls, sent in the tick their MGET answered, share
+    // one; each write follows its own upstream answer.
+    expect(cork.mock.calls.length).toBeLessThan(2 * urls.length);
+    cork.mockRestore();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(redis.stream.writableCorked).toBe(0); // nothing left held
     expect(first.map((r) => r.cache.status)).toEqual(urls.map(() => 'miss'));
     const again = await Promise.all(urls.map((url) => api.get(url)));
     expect(again.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));

@@ -573,6 +573,62 @@ describe('eviction', () => {
   });
 });
 
+describe('binary bodies and copies', () => {
+  /** A store honouring `freshReads`: each read is a new Buffer; the buffers it handed out are recorded. */
+  function freshReadStore() {
+    const memory = new MemoryStore();
+    const handedOut: Buffer[] = [];
+    const store: CacheStore = {
+      ...withoutLeases(memory),
+      freshReads: true,
+      get: async (key) => {
+        await new Promise((resolve) => setImmediate(resolve)); // slow enough for a second caller to join
+        const bytes = memory.read(key);
+        if (!bytes) return null;
+        const copy = Buffer.from(bytes);
+        handedOut.push(copy);
+        return copy;
+      },
+    };
+    return { store, handedOut };
+  }
+  // Larger than Node's Buffer pool slices (4 KB): each copy has its own memory, so identity tells copies apart.
+  const original = Buffer.from(Array.from({ length: 8192 }, (_, i) => i % 251));
+  const bytesReply = () => ({ data: Buffer.from(original) });
+
+  it('hands the bytes of a fresh read to its first caller uncopied, and a copy to every other caller', async () => {
+    const { store, handedOut } = freshReadStore();
+    const { api, upstream } = cachedApi({ store }, bytesReply);
+    await api.get('/bin', { responseType: 'arraybuffer' });
+    const [a, b] = await Promise.all([
+      api.get('/bin', { responseType: 'arraybuffer' }),
+      api.get('/bin', { responseType: 'arraybuffer' }),
+    ]);
+    expect([a.cache.status, b.cache.status]).toEqual(['hit', 'hit']);
+    expect(handedOut).toHaveLength(1); // the two callers shared one read
+    const read = handedOut[0] as Buffer;
+    const shared = [a.data, b.data].filter((data: Buffer) => data.buffer === read.buffer);
+    expect(shared).toHaveLength(1); // exactly one caller got the read's memory
+    (a.data as Buffer).fill(0);
+    expect((b.data as Buffer).equals(original)).toBe(true);
+    const later = await api.get('/bin', { responseType: 'arraybuffer' });
+    expect((later.data as Buffer).equals(original)).toBe(true);
+    expect(upstream.calls).toHaveLength(1);
+  });
+
+  it('copies every hit of a store whose reads may be shared (MemoryStore): changing one changes nothing else', async () => {
+    const memory = new MemoryStore();
+    const { api, upstream } = cachedApi({ store: memory }, bytesReply);
+    await api.get('/bin', { responseType: 'arraybuffer' });
+    const hit = await api.get('/bin', { responseType: 'arraybuffer' });
+    expect(hit.cache.status).toBe('hit');
+    (hit.data as Buffer).fill(0);
+    const again = await api.get('/bin', { responseType: 'arraybuffer' });
+    expect((again.data as Buffer).equals(original)).toBe(true);
+    expect(upstream.calls).toHaveLength(1);
+  });
+});
+
 describe('a failing store never fails a request', () => {
   it('treats a rejecting store as a miss, reports each failure and counts it', async () => {
     const { store, calls } = brokenStore(() => Promise.reject(new Error('READONLY')));
