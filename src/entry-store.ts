@@ -15,6 +15,30 @@ export async function readEntry(state: CacheState, keys: RequestKeys): Promise<E
   return decodeOrReport(state, keys, raw);
 }
 
+/** Most keys {@link CacheState.present} remembers; it starts over when full. */
+const PRESENT_MAX = 10_000;
+
+/**
+ * A read of a key this process has not found (or stored) lately will probably miss: when the store can
+ * fold the lease into the read, that read goes as one call, and a miss costs one round trip before the
+ * upstream call instead of two. Keys read or stored recently are read with a plain (batched) read.
+ */
+export function expectMiss(state: CacheState, keys: RequestKeys): boolean {
+  const store = state.guard.store;
+  return store.getOrAcquireLease !== undefined && store.acquireLease !== undefined && !state.present.has(keys.entry);
+}
+
+/** Remember whether the last read (or write) of a key found it. */
+export function notePresence(state: CacheState, keys: RequestKeys, found: boolean): void {
+  if (!found) {
+    state.present.delete(keys.entry);
+    return;
+  }
+  if (state.present.has(keys.entry)) return;
+  if (state.present.size >= PRESENT_MAX) state.present.clear();
+  state.present.add(keys.entry);
+}
+
 /** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
 export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
   try {
@@ -85,6 +109,8 @@ export async function writeEntry(
   const keepMs = ttlMs + staleWindowMs(state, request);
   let leaseReleased = false;
   let result: unknown;
+  // Written from now on (a failed write is forgotten at the next read, which misses).
+  notePresence(state, keys, true);
   if (guard.store.writeFill) {
     // One call: entry, its slot's indexes, the announcement, and the lease release.
     dropLocal(state, keys.entry);

@@ -1,8 +1,8 @@
 import { CanceledError, type InternalAxiosRequestConfig } from 'axios';
 import { canGiveUp, type Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
-import { readEntry, writeEntry } from './entry-store.js';
-import { coordinateFill, type HeldLease, releaseFill } from './fleet.js';
+import { expectMiss, notePresence, readEntry, writeEntry } from './entry-store.js';
+import { coordinateFill, type HeldLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import { entryOutcome, handOut, type Outcome } from './outcome.js';
@@ -26,8 +26,18 @@ export async function fill(
   const staleIfErrorMs = request.staleIfErrorMs ?? options.staleIfErrorMs;
   let stale: Entry | null = null;
 
+  // With coalescing, a read that will probably miss also takes the fill lease when the entry is absent.
+  let first: LeaseAnswer | undefined;
   if (!request.refresh) {
-    const entry = await readEntry(state, keys);
+    let entry: Entry | null;
+    if (flight && expectMiss(state, keys)) {
+      const read = await readOrLease(state, keys);
+      entry = read.entry;
+      if (read.lease) first = read.lease;
+    } else {
+      entry = await readEntry(state, keys);
+    }
+    notePresence(state, keys, entry !== null);
     if (entry) {
       const now = Date.now();
       if (now < entry.freshUntil) {
@@ -51,8 +61,12 @@ export async function fill(
 
   let lease: HeldLease | null = null;
   if (flight && !request.refresh) {
-    if (flight.waiters === 0) return abandoned(config);
-    const plan = await coordinateFill(state, keys, flight);
+    if (flight.waiters === 0) {
+      // Taken with the read (or maybe taken, by a call that failed on our side) for nobody: hand it on.
+      if (first && first.lease !== 'held' && first.lease !== 'uncacheable') void releaseFill(state, keys, first, false);
+      return abandoned(config);
+    }
+    const plan = await coordinateFill(state, keys, flight, first);
     if (plan.kind === 'entry') {
       state.l1?.set(keys.entry, plan.entry, Date.now());
       return entryOutcome(plan.entry, 'fleet');

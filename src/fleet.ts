@@ -5,7 +5,8 @@ import { decodeOrReport, readEntry } from './entry-store.js';
 import type { RequestKeys } from './key.js';
 import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
-import { FAILED } from './store-guard.js';
+import { FAILED, type Failed } from './store-guard.js';
+import type { LeaseState } from './stores/types.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;
@@ -43,10 +44,11 @@ export async function coordinateFill(
   state: CacheState,
   keys: RequestKeys,
   flight: Flight<Outcome> | null,
+  first?: LeaseAnswer,
 ): Promise<FillPlan> {
   const store = state.guard.store;
   if (!store.acquireLease) return { kind: 'fetch', lease: null };
-  const token = leaseToken();
+  const token = first?.token ?? leaseToken();
   const acquire = () =>
     state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));
 
@@ -62,7 +64,7 @@ export async function coordinateFill(
         return [answer.lease, answer.value ? decodeOrReport(state, keys, answer.value) : null] as const;
       }
     : () => Promise.all([acquire(), readEntry(state, keys)] as const);
-  let [lease, entry] = await attempt();
+  let [lease, entry] = first ? ([first.lease, null] as const) : await attempt();
   const deadline = Date.now() + state.options.lockWaitMs;
   let pollMs = FIRST_POLL_MS;
   while (lease === 'held') {
@@ -85,6 +87,31 @@ export async function coordinateFill(
     return { kind: 'entry', entry };
   }
   return { kind: 'fetch', lease: held };
+}
+
+/** A lease call made with the first read ({@link readOrLease}): its token and answer. */
+export interface LeaseAnswer {
+  token: string;
+  lease: LeaseState | Failed;
+}
+
+/**
+ * The first read of a request that will probably miss, where the store can fold the lease into it: read
+ * the entry and, only when it is absent, take the fill lease, in one round trip. `lease` is `null` when
+ * the entry was found (or the store failed: then there is no entry either, and the lease may have been
+ * taken — the answer says FAILED, and the token is released after the fetch like any other).
+ */
+export async function readOrLease(
+  state: CacheState,
+  keys: RequestKeys,
+): Promise<{ entry: Entry | null; lease: LeaseAnswer | null }> {
+  const token = leaseToken();
+  const answer = await state.guard.call('get', keys.label, (s) =>
+    s.getOrAcquireLease!(keys.entry, keys.lease, token, state.options.lockTtlMs),
+  );
+  if (answer === FAILED) return { entry: null, lease: { token, lease: FAILED } };
+  if (answer.value) return { entry: decodeOrReport(state, keys, answer.value), lease: null };
+  return { entry: null, lease: answer.lease ? { token, lease: answer.lease } : null };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface CacheState {
   readonly guard: StoreGuard;
   /** In-process fills by key (single flight). */
   readonly flights: FlightMap<Outcome>;
+  /** Entry keys this process recently found or stored (bounded): reads of others are expected to miss. */
+  readonly present: Set<string>;
   /** Keys with a background refresh running in this process. */
   readonly refreshing: Set<string>;
   readonly counters: Counters;

@@ -31,6 +31,7 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     base: axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig),
     guard: new StoreGuard(resolved.store, resolved, counters),
     flights: new FlightMap(),
+    present: new Set(),
     refreshing: new Set(),
     counters,
     l1: resolved.l1 ? new LocalLayer(resolved.l1) : null,

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
 import { ReadBatch } from './read-batch.js';
-import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, WRITE_FILL } from './scripts.js';
+import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, READ_OR_LEASE, WRITE_FILL } from './scripts.js';
 import { type CacheStore, type FillWrite, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
 /** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
@@ -167,6 +167,24 @@ export class RedisStore implements CacheStore {
       lease: state === 'acquired' || state === 'uncacheable' ? state : 'held',
       value: answer[1] ?? null,
     };
+  }
+
+  async getOrAcquireLease(
+    entryKey: string,
+    leaseKey: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<{ value: Uint8Array | null; lease: LeaseState | null }> {
+    this.beforeWrite();
+    const answer = (await READ_OR_LEASE.runBuffer(
+      this.client,
+      [entryKey, leaseKey],
+      [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
+    )) as [Buffer | null, Buffer?];
+    const value = answer[0] ?? null;
+    if (value) return { value, lease: null };
+    const state = answer[1]?.toString();
+    return { value: null, lease: state === 'acquired' || state === 'uncacheable' ? state : 'held' };
   }
 
   async writeFill(write: FillWrite): Promise<void> {

@@ -29,19 +29,27 @@ export class LuaScript {
 
   /** As {@link run}, with bulk replies as Buffers (for scripts that return stored bytes). */
   runBuffer(
-    client: Redis | Cluster,
+    redis: Redis | Cluster,
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
   ): Promise<unknown> {
+    // Every ioredis command has a Buffer twin (`evalBuffer`, `evalshaBuffer`); its typings omit these two.
+    const client = redis as unknown as BufferScripting;
     if (!this.sent.has(client)) {
       this.sent.add(client);
-      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      return client.evalBuffer(this.source, keys.length, ...keys, ...args);
     }
-    return client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (isNoScript(error)) return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+    return client.evalshaBuffer(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (isNoScript(error)) return client.evalBuffer(this.source, keys.length, ...keys, ...args);
       throw error;
     });
   }
+}
+
+type ScriptCall = (script: string, keyCount: number, ...keysAndArgs: (string | number | Buffer)[]) => Promise<unknown>;
+interface BufferScripting {
+  evalBuffer: ScriptCall;
+  evalshaBuffer: ScriptCall;
 }
 
 function isNoScript(error: unknown): boolean {
@@ -101,6 +109,17 @@ return acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
  */
 export const LEASE_ACQUIRE_READ = new LuaScript(`${ACQUIRE_FUNCTION}
 return { acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3]), redis.call('GET', KEYS[2]) }
+`);
+
+/**
+ * Read the entry; only when it is absent, take the fill lease as LEASE_ACQUIRE does — a miss learns in
+ * one round trip what a read and then a lease call would. KEYS[1] entry, KEYS[2] lease; ARGV as
+ * LEASE_ACQUIRE. Returns { entry } when present, { false, state } when absent.
+ */
+export const READ_OR_LEASE = new LuaScript(`${ACQUIRE_FUNCTION}
+local v = redis.call('GET', KEYS[1])
+if v then return { v } end
+return { false, acquire(KEYS[2], ARGV[1], ARGV[2], ARGV[3]) }
 `);
 
 /**

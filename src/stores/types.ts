@@ -91,6 +91,18 @@ export interface CacheStore {
   ): Promise<{ lease: LeaseState; value: Uint8Array | null }>;
 
   /**
+   * Optional fast path for a read that will probably miss: read `entryKey` and, only when it is absent,
+   * take the lease (as {@link acquireLease}), atomically, in one call. `lease` is `null` when the entry was
+   * found (no lease was tried). Without it, a miss costs a read and then a lease call.
+   */
+  getOrAcquireLease?(
+    entryKey: string,
+    leaseKey: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<{ value: Uint8Array | null; lease: LeaseState | null }>;
+
+  /**
    * Optional fast path: `set` plus lease release plus announcement in one call. Without it, `set`,
    * `releaseLease` and `publish` are called separately.
    */
