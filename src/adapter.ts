@@ -94,8 +94,14 @@ function deliver(
       else counters.misses++;
       break;
   }
-  const head =
-    status === 'miss' && outcome.upstreamHeaders ? { ...outcome.head, headers: outcome.upstreamHeaders } : outcome.head;
   const info: CacheInfo = { status, key: keys.entry, age: Math.max(0, Date.now() - outcome.createdAt) / 1000 };
-  return settleReplay(config, head, outcome.body(), info, outcome.request);
+  if (status === 'miss' && outcome.upstreamHeaders) {
+    const head = { ...outcome.head, headers: outcome.upstreamHeaders };
+    return settleReplay(config, head, outcome.body(), info, outcome.request);
+  }
+  // A stored answer read again replays copies of one headers template (built on its first replay).
+  const { meta } = outcome;
+  if (meta) meta.replayHeaders ??= new AxiosHeaders(meta.head.headers as Record<string, string>);
+  const template = meta?.replayHeaders;
+  return settleReplay(config, outcome.head, outcome.body(), info, outcome.request, template);
 }

@@ -39,10 +39,18 @@ export function notePresence(state: CacheState, keys: RequestKeys, found: boolea
   state.present.add(keys.entry);
 }
 
+/** Most keys whose decoded metadata {@link CacheState.metas} keeps; it starts over when full. */
+const METAS_MAX = 2_000;
+
 /** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
 export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
   try {
-    const entry = decodeEntry(raw, keys.label);
+    const known = state.metas.get(keys.entry);
+    const entry = decodeEntry(raw, keys.label, known, true);
+    if (entry.meta !== known && entry.meta) {
+      if (state.metas.size >= METAS_MAX && !known) state.metas.clear();
+      state.metas.set(keys.entry, entry.meta);
+    }
     if (state.guard.store.freshReads === true) entry.owned = true;
     return entry;
   } catch (error) {

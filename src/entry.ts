@@ -32,6 +32,8 @@ export interface Entry {
    * first caller may take a binary body as it is, without a copy. Cleared once taken, and by `l1`.
    */
   owned?: boolean;
+  /** The decoded metadata this entry shares with other reads of the same stored answer (see {@link EntryMeta}). */
+  meta?: EntryMeta;
 }
 
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
@@ -83,8 +85,30 @@ export function encodeEntry(entry: Entry): Buffer {
   return out;
 }
 
-/** Decode bytes read from a store. Throws {@link CacheEntryError} for anything that is not a valid entry. */
-export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
+/** The metadata of an entry, as decoded. */
+export type EntryHead = Omit<Entry, 'body' | 'text' | 'replayHeaders' | 'owned' | 'meta'>;
+
+/**
+ * An entry's decoded metadata kept with a copy of its encoded bytes: when the same key is read again and
+ * its metadata bytes are the same (the same stored answer), {@link decodeEntry} reuses it instead of
+ * parsing and checking it again, and every replay copies one AxiosHeaders template.
+ */
+export interface EntryMeta {
+  readonly bytes: Buffer;
+  readonly head: Readonly<EntryHead>;
+  /** Length of the body the metadata announces. */
+  readonly bodyBytes: number;
+  /** `head.headers` as AxiosHeaders, built on first use: each replay copies it. */
+  replayHeaders?: AxiosHeaders;
+}
+
+/**
+ * Decode bytes read from a store. Throws {@link CacheEntryError} for anything that is not a valid entry.
+ * `known`: the metadata of the last entry decoded for this key; reused when the metadata bytes are the
+ * same. `remember`: attach the decoded metadata (`entry.meta`, with a copy of its bytes) to pass as
+ * `known` next time.
+ */
+export function decodeEntry(bytes: Uint8Array, key?: string, known?: EntryMeta, remember = false): Entry {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < HEAD_BYTES || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) {
     throw new CacheEntryError('not an axios-redis-cache entry', key);
@@ -93,10 +117,45 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
     throw new CacheEntryError(`format version ${buf[3]}, expected ${FORMAT_VERSION}`, key);
   }
   const metaLength = buf.readUInt32BE(4);
-  if (HEAD_BYTES + metaLength > buf.length) throw new CacheEntryError('truncated metadata', key);
+  const bodyStart = HEAD_BYTES + metaLength;
+  if (bodyStart > buf.length) throw new CacheEntryError('truncated metadata', key);
+  const meta =
+    known && known.bytes.length === metaLength && buf.compare(known.bytes, 0, metaLength, HEAD_BYTES, bodyStart) === 0
+      ? known
+      : decodeMeta(buf, bodyStart, key, remember);
+  const { head } = meta;
+  if (buf.length - bodyStart !== meta.bodyBytes) {
+    throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${meta.bodyBytes}`, key);
+  }
+  if (head.bodyKind === 'json') {
+    // Only mock adapters hand over JSON values; check once here so that a replay cannot throw.
+    try {
+      JSON.parse(buf.toString('utf8', bodyStart));
+    } catch {
+      throw new CacheEntryError('JSON body does not parse', key);
+    }
+  }
+  const entry: Entry = {
+    status: head.status,
+    statusText: head.statusText,
+    headers: head.headers,
+    createdAt: head.createdAt,
+    freshUntil: head.freshUntil,
+    fetchMs: head.fetchMs,
+    tags: head.tags,
+    bodyKind: head.bodyKind,
+    blobType: head.blobType,
+    body: buf.subarray(bodyStart),
+  };
+  if (meta.bytes.length > 0) entry.meta = meta;
+  return entry;
+}
+
+/** Parse and check the metadata in `buf` (before `bodyStart`); with `remember`, keep a copy of its bytes. */
+function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, remember: boolean): EntryMeta {
   let meta: unknown;
   try {
-    meta = JSON.parse(buf.toString('utf8', HEAD_BYTES, HEAD_BYTES + metaLength));
+    meta = JSON.parse(buf.toString('utf8', HEAD_BYTES, bodyStart));
   } catch {
     throw new CacheEntryError('metadata is not JSON', key);
   }
@@ -120,31 +179,24 @@ export function decodeEntry(bytes: Uint8Array, key?: string): Entry {
   ) {
     throw new CacheEntryError('metadata fields are missing or of the wrong type', key);
   }
-  const bodyStart = HEAD_BYTES + metaLength;
-  if (buf.length - bodyStart !== n) {
-    throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${n}`, key);
-  }
-  if (k === 'json') {
-    // Only mock adapters hand over JSON values; check once here so that a replay cannot throw.
-    try {
-      JSON.parse(buf.toString('utf8', bodyStart));
-    } catch {
-      throw new CacheEntryError('JSON body does not parse', key);
-    }
-  }
   return {
-    status: s,
-    statusText: t,
-    headers: h as Record<string, string | string[]>,
-    createdAt: c,
-    freshUntil: f,
-    fetchMs: d,
-    tags: g as string[],
-    bodyKind: k as BodyKind,
-    blobType: b,
-    body: buf.subarray(bodyStart),
+    bytes: remember ? Buffer.from(buf.subarray(HEAD_BYTES, bodyStart)) : NO_BYTES,
+    head: {
+      status: s,
+      statusText: t,
+      headers: h as Record<string, string | string[]>,
+      createdAt: c,
+      freshUntil: f,
+      fetchMs: d,
+      tags: g as string[],
+      bodyKind: k as BodyKind,
+      blobType: b,
+    },
+    bodyBytes: n,
   };
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** A body as bytes plus how to give it back. */
 export interface BodyBytes {

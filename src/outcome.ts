@@ -1,4 +1,4 @@
-import { bytesToBody, type Entry } from './entry.js';
+import { bytesToBody, type Entry, type EntryMeta } from './entry.js';
 import type { ResponseHead } from './replay.js';
 
 /**
@@ -17,6 +17,8 @@ export type Outcome =
       body: () => unknown;
       createdAt: number;
       request: unknown;
+      /** The stored answer's shared metadata, when the outcome comes from a decoded entry that has it. */
+      meta?: EntryMeta | undefined;
     }
   | { kind: 'error'; error: unknown };
 
@@ -30,6 +32,7 @@ export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet'):
     body: () => bytesToBody(entry),
     createdAt: entry.createdAt,
     request: undefined,
+    meta: entry.meta,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AxiosAdapter } from 'axios';
 import type { FlightMap } from './coalesce.js';
+import type { EntryMeta } from './entry.js';
 import type { LocalLayer } from './l1.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outcome } from './outcome.js';
@@ -17,6 +18,8 @@ export interface CacheState {
   readonly flights: FlightMap<Outcome>;
   /** Entry keys this process recently found or stored (bounded): reads of others are expected to miss. */
   readonly present: Set<string>;
+  /** The metadata last decoded for each recently read key (bounded): the same stored answer decodes once. */
+  readonly metas: Map<string, EntryMeta>;
   /** Keys with a background refresh running in this process. */
   readonly refreshing: Set<string>;
   readonly counters: Counters;

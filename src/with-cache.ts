@@ -32,6 +32,7 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     guard: new StoreGuard(resolved.store, resolved, counters),
     flights: new FlightMap(),
     present: new Set(),
+    metas: new Map(),
     refreshing: new Set(),
     counters,
     l1: resolved.l1 ? new LocalLayer(resolved.l1) : null,

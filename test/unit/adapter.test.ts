@@ -629,6 +629,43 @@ describe('binary bodies and copies', () => {
   });
 });
 
+describe('hits of one stored answer', () => {
+  it('each get their own headers object: changing one changes no other hit', async () => {
+    const { api, upstream } = cachedApi({ store: new MemoryStore() });
+    await api.get('/h');
+    const a = await api.get('/h');
+    const b = await api.get('/h');
+    expect([a.cache.status, b.cache.status]).toEqual(['hit', 'hit']);
+    expect(a.headers).not.toBe(b.headers);
+    const changed = a.headers as AxiosHeaders;
+    changed.set('x-changed', 'yes');
+    changed.delete('content-type');
+    const c = await api.get('/h');
+    for (const response of [b, c]) {
+      expect((response.headers as AxiosHeaders).has('x-changed')).toBe(false);
+      expect(response.headers['content-type']).toBe('application/json');
+    }
+    expect(upstream.calls).toHaveLength(1);
+  });
+
+  it('see a new stored answer (new headers) at once after an overwrite', async () => {
+    let version = 0;
+    const { api, upstream } = cachedApi({ store: new MemoryStore() }, () => ({
+      data: JSON.stringify({ version: ++version }),
+      headers: { 'content-type': 'application/json', 'x-version': String(version) },
+    }));
+    await api.get('/v');
+    expect((await api.get('/v')).headers['x-version']).toBe('1');
+    const refreshed = await api.get('/v', { cache: { refresh: true } });
+    expect(refreshed.data).toEqual({ version: 2 });
+    const hit = await api.get('/v');
+    expect(hit.cache.status).toBe('hit');
+    expect(hit.headers['x-version']).toBe('2');
+    expect(hit.data).toEqual({ version: 2 });
+    expect(upstream.calls).toHaveLength(2);
+  });
+});
+
 describe('a failing store never fails a request', () => {
   it('treats a rejecting store as a miss, reports each failure and counts it', async () => {
     const { store, calls } = brokenStore(() => Promise.reject(new Error('READONLY')));

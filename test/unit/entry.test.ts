@@ -290,6 +290,42 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
   });
 });
 
+describe('decodeEntry with the metadata of the last read (known)', () => {
+  const encoded = (body: string, createdAt = HEAD.createdAt) =>
+    encodeEntry({ ...entryOf('string', Buffer.from(body)), createdAt });
+
+  it('reuses the metadata when its bytes are the same, with the new body', () => {
+    const first = decodeEntry(encoded('{"v":1}'), 'k', undefined, true);
+    expect(first.meta).toBeDefined();
+    const again = decodeEntry(encoded('{"v":2}'), 'k', first.meta, true);
+    expect(again.meta).toBe(first.meta);
+    expect(again.headers).toBe(first.headers);
+    expect({ ...again, body: undefined, meta: undefined }).toEqual({ ...first, body: undefined, meta: undefined });
+    expect(bytesToBody(again)).toBe('{"v":2}');
+  });
+
+  it('decodes afresh when the metadata differs (another stored answer), and keeps a copy of its bytes', () => {
+    const source = encoded('{"v":1}');
+    const first = decodeEntry(source, 'k', undefined, true);
+    const newer = decodeEntry(encoded('{"v":1}', HEAD.createdAt + 1000), 'k', first.meta, true);
+    expect(newer.meta).not.toBe(first.meta);
+    expect(newer.createdAt).toBe(HEAD.createdAt + 1000);
+    source.fill(0); // the kept bytes are a copy: the read buffer may be reused
+    expect(decodeEntry(encoded('{"v":1}'), 'k', first.meta).meta).toBe(first.meta);
+  });
+
+  it('still checks the body length against the reused metadata', () => {
+    const first = decodeEntry(encoded('{"v":1}'), 'k', undefined, true);
+    const longer = encoded('{"v":1}');
+    const tampered = Buffer.concat([longer, Buffer.from('x')]);
+    expect(() => decodeEntry(tampered, 'k', first.meta)).toThrow(CacheEntryError);
+  });
+
+  it('keeps nothing without `remember`', () => {
+    expect(decodeEntry(encoded('{"v":1}')).meta).toBeUndefined();
+  });
+});
+
 describe('headers', () => {
   it('storableHeaders drops set-cookie and hop-by-hop headers and keeps the rest', () => {
     const kept = {
