@@ -53,7 +53,7 @@ export async function createContender(id: ContenderId, ctx: ContenderContext): P
     case 'raw-get':
       return rawGet(ctx);
     case 'noop-axios':
-      return noopAxios();
+      return noopAxios(ctx);
     case 'no-cache':
       return noCache(ctx);
   }
@@ -210,7 +210,14 @@ async function rawGet(ctx: ContenderContext): Promise<Contender> {
  * around an adapter that answers at once with the body (a string for JSON, so transformResponse parses it
  * exactly as after a real request).
  */
-async function noopAxios(): Promise<Contender> {
+/**
+ * axios with an adapter that answers at once: the pipeline alone. Configured as the other contenders
+ * (baseURL, agent) and answering with the headers our upstream sends, so that axios does the same config
+ * merge and the same header work as for a real response; only the HTTP exchange is missing.
+ */
+async function noopAxios(ctx: ContenderContext): Promise<Contender> {
+  const agent = new http.Agent({ keepAlive: true });
+  const date = new Date().toUTCString();
   const adapter: AxiosAdapter = (config) => {
     const bodyId = config.url?.split('/', 3)[2];
     const body = isBodyId(bodyId) ? BODIES[bodyId] : undefined;
@@ -218,13 +225,19 @@ async function noopAxios(): Promise<Contender> {
       data: body ? (body.binary ? body.bytes : body.text) : '',
       status: body ? 200 : 404,
       statusText: body ? 'OK' : 'Not Found',
-      headers: { 'content-type': body?.contentType ?? 'text/plain' },
+      headers: {
+        'content-type': body?.contentType ?? 'text/plain',
+        'content-length': String(body?.bytes.length ?? 0),
+        date,
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=30',
+      },
       config,
       request: {},
     };
     return Promise.resolve(response);
   };
-  const api = axios.create({ adapter });
+  const api = axios.create({ baseURL: ctx.upstreamUrl, httpAgent: agent, adapter });
   const outcomes = newOutcomes();
   return {
     id: 'noop-axios',
@@ -236,7 +249,9 @@ async function noopAxios(): Promise<Contender> {
       return response.data;
     },
     resetOutcomes: () => Object.assign(outcomes, newOutcomes()),
-    async close() {},
+    async close() {
+      agent.destroy();
+    },
   };
 }
 
