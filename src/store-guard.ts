@@ -38,13 +38,16 @@ export type Failed = typeof FAILED;
  * `storeTimeout`, is not attempted while the store is not ready or the circuit breaker is open, and
  * every failure is counted and reported to `onError` instead of thrown.
  *
- * Budget: a call fails once this process has spent `storeTimeout` ms waiting for it with nothing else to
- * do — its event loop idle, so the time is the store's: stalled, paused, unreachable or slow. Time the
- * process spends busy does not count: a reply that is already in the socket while the process parses the
- * replies queued before it (large values, 64 requests in flight) is not the store's delay, and turning those
- * reads into misses would send the whole queue upstream at the worst moment. Two limits: a call that a later
- * call overtook (answered first: another Cluster node, a lost reply) fails as soon as its budget is up, and
- * no call waits more than {@link QUEUED_WAIT_FACTOR} × `storeTimeout` in all.
+ * Budget: a call fails once this process has spent `storeTimeout` ms waiting for the store with nothing
+ * else to do (its event loop idle) while the store answered nothing — stalled, paused or unreachable. Time
+ * the process spends busy does not count: a reply that is already in the socket while the process parses
+ * the replies queued before it (large values, 64 requests in flight) is not the store's delay. Nor does
+ * time before the last answer to an earlier call: a store streaming the replies of the calls queued ahead
+ * (64 reads of 500 KB: 32 MB, which Redis takes tens of ms to send here) is busy with our own queue, not
+ * failing, and turning those reads into misses would send the whole queue upstream at the worst moment.
+ * Two limits: a call that a later call overtook (answered first: another Cluster node, a lost reply)
+ * fails as soon as its own budget is up, and no call waits more than {@link QUEUED_WAIT_FACTOR} ×
+ * `storeTimeout` in all.
  *
  * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
  * `cooldown` ms the next call is a probe (others still skip) whose success closes it and whose failure
@@ -59,6 +62,8 @@ export class StoreGuard {
   private started = 0;
   /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
+  /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
+  private lastDoneIdle = 0;
   /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
   private watches: Watch[] = [];
   private sweeper: NodeJS.Timeout | null = null;
@@ -113,9 +118,12 @@ export class StoreGuard {
       let timedOut = false;
       const expire = () => {
         if (settled) return;
-        // Still within the budget: time this process spent busy does not count (see the class comment).
+        // Still within the budget: time this process spent busy does not count, and while no later call
+        // has been answered, the budget runs from the last answer — the store is working through the calls
+        // made before this one (see the class comment).
         const budget = this.options.storeTimeoutMs;
-        const idleLeft = budget - (loopIdleMs() - idleAtStart);
+        const since = this.lastDone < id ? Math.max(idleAtStart, this.lastDoneIdle) : idleAtStart;
+        const idleLeft = budget - (loopIdleMs() - since);
         if (idleLeft > 0 && this.lastDone < id && Date.now() - startedAt < budget * QUEUED_WAIT_FACTOR) {
           setTimeout(() => setImmediate(expire), Math.max(1, idleLeft));
           return;
@@ -144,6 +152,7 @@ export class StoreGuard {
           watch.expire = null;
           this.succeeded(probe);
           if (id > this.lastDone) this.lastDone = id;
+          this.lastDoneIdle = loopIdleMs();
           resolve(value);
         },
         (error: unknown) => {

@@ -15,6 +15,14 @@ export const MAX_BATCH_KEYS = 128;
  */
 export const BATCH_BYTES = 512 * 1024;
 
+/**
+ * Bytes of replies (at the average value size) the batch lets Redis owe at once. Reads beyond it wait in
+ * the queue until replies come back: Redis builds every reply of the commands it has read before sending
+ * any, so 64 reads of 500 KB sent at once (32 MB) made the first answer wait tens of milliseconds, while
+ * 8 at a time keep answers flowing. Any other command sends the whole queue first (order is kept).
+ */
+export const IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
 /** Value size assumed before any value has been seen (16 keys per batch). */
 const INITIAL_VALUE_BYTES = 32 * 1024;
 
@@ -35,6 +43,8 @@ export class ReadBatch {
   private keys: string[] = [];
   private waiters: Waiter[] = [];
   private scheduled = false;
+  /** Reply bytes expected for the reads sent and not yet answered (at the average size when sent). */
+  private owed = 0;
   /** Moving average of the size of the values read and written (bytes); assumed mid-sized until seen. */
   private averageBytes = INITIAL_VALUE_BYTES;
   /** Keys per batch, from {@link BATCH_BYTES} and the average value size. */
@@ -52,7 +62,7 @@ export class ReadBatch {
       this.keys.push(key);
       this.waiters.push({ resolve, reject });
       if (this.keys.length >= this.batchKeys) {
-        this.flush();
+        this.sendAllowed();
       } else if (!this.scheduled) {
         this.scheduled = true;
         process.nextTick(this.onTick);
@@ -60,19 +70,43 @@ export class ReadBatch {
     });
   }
 
-  /** Send the queued reads now. */
+  /** Send every queued read now, whatever Redis owes (before another command: order is kept). */
   flush(): void {
-    const keys = this.keys;
-    if (keys.length === 0) return;
-    const waiters = this.waiters;
-    this.keys = [];
-    this.waiters = [];
+    while (this.keys.length > 0) this.send(Math.min(this.keys.length, this.batchKeys));
+  }
+
+  /** Send queued reads in batches while Redis owes less than {@link IN_FLIGHT_BYTES}. */
+  private sendAllowed(): void {
+    while (this.keys.length > 0 && this.owed < IN_FLIGHT_BYTES) {
+      this.send(Math.min(this.keys.length, this.batchKeys));
+    }
+  }
+
+  /** Send the first `count` queued reads as one command. */
+  private send(count: number): void {
+    const keys = count === this.keys.length ? this.keys : this.keys.slice(0, count);
+    const waiters = count === this.waiters.length ? this.waiters : this.waiters.slice(0, count);
+    this.keys = count === this.keys.length ? [] : this.keys.slice(count);
+    this.waiters = count === this.waiters.length ? [] : this.waiters.slice(count);
+    const owed = keys.length * this.averageBytes;
+    this.owed += owed;
+    const settled = () => {
+      this.owed -= owed;
+      if (this.keys.length > 0 && !this.scheduled) this.sendAllowed();
+    };
     if (keys.length === 1) {
       const waiter = waiters[0] as Waiter;
-      this.client.getBuffer(keys[0] as string).then((value) => {
-        if (value) this.sized(value.length, 1);
-        waiter.resolve(value);
-      }, waiter.reject);
+      this.client.getBuffer(keys[0] as string).then(
+        (value) => {
+          if (value) this.sized(value.length, 1);
+          settled();
+          waiter.resolve(value);
+        },
+        (error: unknown) => {
+          settled();
+          waiter.reject(error);
+        },
+      );
       return;
     }
     this.client.mgetBuffer(keys).then(
@@ -88,9 +122,11 @@ export class ReadBatch {
           (waiters[i] as Waiter).resolve(value);
         }
         if (found > 0) this.sized(bytes, found);
+        settled();
       },
       (error: unknown) => {
         for (const waiter of waiters) waiter.reject(error);
+        settled();
       },
     );
   }
@@ -110,7 +146,7 @@ export class ReadBatch {
 
   private readonly onTick = (): void => {
     this.scheduled = false;
-    this.flush();
+    this.sendAllowed();
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { BATCH_BYTES, MAX_BATCH_KEYS, ReadBatch } from '../../src/stores/read-batch.js';
+import { BATCH_BYTES, IN_FLIGHT_BYTES, MAX_BATCH_KEYS, ReadBatch } from '../../src/stores/read-batch.js';
 
 /** A client double that records the commands it is sent and answers from `values`. */
 function recordingClient(values: Map<string, Buffer>) {
@@ -81,6 +81,33 @@ describe('ReadBatch', () => {
     const again = await Promise.all(['x', 'y'].map((k) => batch.get(k)));
     expect(again.map((v) => (v ? v.toString() : null))).toEqual(['X', null]);
     expect(sent).toEqual([['x', 'y']]);
+  });
+
+  it(`lets Redis owe at most about ${IN_FLIGHT_BYTES / 1024 / 1024} MiB of replies; flush() sends the rest at once`, async () => {
+    const size = 500 * 1024;
+    const sent: string[] = [];
+    const answers: (() => void)[] = [];
+    const client = {
+      getBuffer: (key: string) => {
+        sent.push(key);
+        return new Promise<Buffer>((resolve) => answers.push(() => resolve(Buffer.alloc(size, key))));
+      },
+      mgetBuffer: () => Promise.reject(new Error('large values are read one by one')),
+    } as unknown as Redis;
+    const batch = new ReadBatch(client);
+    for (let i = 0; i < 20; i++) batch.wrote(size);
+    const reads = keys(20, 'big').map((k) => batch.get(k));
+    await new Promise((resolve) => setImmediate(resolve));
+    const allowed = Math.ceil(IN_FLIGHT_BYTES / size);
+    expect(sent).toEqual(keys(allowed, 'big')); // the first ones, in order; the rest wait
+    answers.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual(keys(allowed + 1, 'big')); // one answer back, one more out
+    batch.flush(); // before another command: everything goes, in order
+    expect(sent).toEqual(keys(20, 'big'));
+    while (answers.length > 0) answers.shift()?.();
+    const values = await Promise.all(reads);
+    expect(values.map((v, i) => v?.equals(Buffer.alloc(size, `big${i}`)))).toEqual(reads.map(() => true));
   });
 
   it('sends queued reads at once on flush()', async () => {

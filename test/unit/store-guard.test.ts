@@ -17,11 +17,13 @@ function burn(ms: number): void {
  * are there, the process is parsing the ones before); otherwise it is spent waiting (a slow store).
  */
 function queueStore(
-  stepMs: number,
+  stepMs: number | ((answer: number) => number),
   busy: boolean,
   never: ReadonlySet<string> = new Set(),
 ): CacheStore & { drained(): Promise<void> } {
   const queue: (() => void)[] = [];
+  let answered = 0;
+  const step = () => (typeof stepMs === 'number' ? stepMs : stepMs(answered++));
   let running = false;
   let onDrained: (() => void)[] = [];
   const next = () => {
@@ -33,14 +35,14 @@ function queueStore(
       return;
     }
     if (busy) {
-      burn(stepMs);
+      burn(step());
       answer();
       setImmediate(next);
     } else {
       setTimeout(() => {
         answer();
         next();
-      }, stepMs);
+      }, step());
     }
   };
   return Object.assign(new MemoryStore(), {
@@ -85,17 +87,32 @@ describe('StoreGuard budget', () => {
     expect(counters.storeTimeouts).toBe(0);
   });
 
-  it('counts time spent waiting on a slow store: reads fail once they waited storeTimeout idle', async () => {
-    const store = queueStore(8, false);
-    const { counters, read } = guardFor(store, 20);
+  it('waits for a store that keeps answering the calls ahead: no read fails while answers keep coming', async () => {
+    // Each answer comes 6 ms (of idle waiting) after the last; the 12th read waits ~72 ms, past the 40 ms
+    // budget: the store is busy with the reads queued before it (as Redis streaming large replies), not stalled.
+    const store = queueStore(6, false);
+    const { counters, read } = guardFor(store, 40);
+    const results = await Promise.all(keys(12).map(read));
+    expect(results.map((r) => r.value)).toEqual(keys(12));
+    expect(Math.max(...results.map((r) => r.waitedMs))).toBeGreaterThan(50);
+    expect(counters.storeTimeouts).toBe(0);
+  });
+
+  it('fails the waiting reads once the store answers nothing for storeTimeout, even after answering some', async () => {
+    // Three answers 3 ms apart, then silence for 200 ms (a stall), then the rest.
+    const store = queueStore((answer) => (answer < 3 ? 3 : answer === 3 ? 200 : 1), false);
+    const { counters, read } = guardFor(store, 30);
     const results = await Promise.all(keys(8).map(read));
     await store.drained();
-    const failed = results.filter((r) => r.value === FAILED);
-    expect(failed.length).toBeGreaterThan(0);
-    expect(counters.storeTimeouts).toBe(failed.length);
-    for (const r of failed) expect(r.waitedMs).toBeGreaterThanOrEqual(19);
-    for (const r of failed) expect(r.waitedMs).toBeLessThan((20 * QUEUED_WAIT_FACTOR) / 2); // not the busy limit
-    for (const r of results.filter((x) => x.value !== FAILED)) expect(r.value).toBe(r.key);
+    expect(results.slice(0, 3).map((r) => r.value)).toEqual(keys(3));
+    const failed = results.slice(3);
+    expect(failed.map((r) => r.value)).toEqual(failed.map(() => FAILED));
+    expect(counters.storeTimeouts).toBe(5);
+    const lastAnswer = Math.max(...results.slice(0, 3).map((r) => r.waitedMs));
+    for (const r of failed) {
+      expect(r.waitedMs).toBeGreaterThanOrEqual(lastAnswer + 29); // 30 ms of silence after the last answer…
+      expect(r.waitedMs).toBeLessThan(lastAnswer + 150); // …not the stall's 200 ms, nor the 40× limit
+    }
   });
 
   it(`fails a read after ${QUEUED_WAIT_FACTOR} × storeTimeout in all, however busy the process`, async () => {
