@@ -96,9 +96,9 @@ export interface CacheOptions {
   /**
    * Milliseconds a store call may wait while the store answers nothing. A read that does not answer in
    * time is a miss; a write is abandoned. Keeps a stalled, paused or unreachable Redis from slowing requests
-   * by more than this. Only time this process spends waiting counts: a call queued behind replies the
-   * process is busy parsing (large values, many in flight) waits longer, up to 40 × this in all (see
-   * "When Redis fails" in the README).
+   * by more than this. Only time this process spends waiting counts, from the store's last answer: a call
+   * queued behind replies the process is busy parsing, or behind replies Redis is still sending (large
+   * values, many in flight), waits longer, up to 40 × this in all (see "When Redis fails" in the README).
    * @default 50
    */
   storeTimeout?: number;
