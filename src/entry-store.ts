@@ -93,16 +93,20 @@ export async function writeEntry(
   const { options, guard } = state;
   const unstorable: WriteResult = { kind: 'unstorable' };
   if (!options.isStorableStatus(head.status)) return unstorable;
-  const directives = cacheControl(head.headers['cache-control']);
-  if (directives.has('no-store') || (options.shared && directives.has('private'))) return unstorable;
+  const control = head.headers['cache-control'];
+  if (control) {
+    const directives = cacheControl(control);
+    if (directives.has('no-store') || (options.shared && directives.has('private'))) return unstorable;
+  }
   const converted = bodyToBytes(data);
   const body = converted instanceof Promise ? await converted : converted;
   if (!body) return unstorable;
   const ttlMs = request.ttlMs ?? options.ttlMs;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
   const bytes = encodeEntry({
-    ...head,
-    headers: { ...head.headers },
+    status: head.status,
+    statusText: head.statusText,
+    headers: head.headers,
     createdAt,
     freshUntil: createdAt + ttlMs,
     fetchMs,

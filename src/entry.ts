@@ -59,29 +59,28 @@ export const UNSTORED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** Encode an entry to bytes. */
-export function encodeEntry(entry: Entry): Buffer {
-  const meta = Buffer.from(
-    JSON.stringify({
-      s: entry.status,
-      t: entry.statusText,
-      h: entry.headers,
-      c: entry.createdAt,
-      f: entry.freshUntil,
-      d: entry.fetchMs,
-      g: entry.tags,
-      k: entry.bodyKind,
-      b: entry.blobType,
-      n: entry.body.byteLength,
-    }),
-  );
-  const out = Buffer.allocUnsafe(HEAD_BYTES + meta.length + entry.body.byteLength);
+export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'replayHeaders' | 'owned'>): Buffer {
+  const meta = JSON.stringify({
+    s: entry.status,
+    t: entry.statusText,
+    h: entry.headers,
+    c: entry.createdAt,
+    f: entry.freshUntil,
+    d: entry.fetchMs,
+    g: entry.tags,
+    k: entry.bodyKind,
+    b: entry.blobType,
+    n: entry.body.byteLength,
+  });
+  const metaLength = Buffer.byteLength(meta);
+  const out = Buffer.allocUnsafe(HEAD_BYTES + metaLength + entry.body.byteLength);
   out[0] = MAGIC[0];
   out[1] = MAGIC[1];
   out[2] = MAGIC[2];
   out[3] = FORMAT_VERSION;
-  out.writeUInt32BE(meta.length, 4);
-  meta.copy(out, HEAD_BYTES);
-  out.set(entry.body, HEAD_BYTES + meta.length);
+  out.writeUInt32BE(metaLength, 4);
+  out.write(meta, HEAD_BYTES, 'utf8');
+  out.set(entry.body, HEAD_BYTES + metaLength);
   return out;
 }
 
