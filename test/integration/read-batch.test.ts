@@ -4,34 +4,12 @@
  * the upstream itself.
  */
 import axios from 'axios';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { getCacheStats, RedisStore, withCache } from '../../src/index.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
 
-let server: RedisServer;
-let upstream: Upstream;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  upstream = await startUpstream();
-  upstream.handle(echoJson);
-});
-
-afterAll(async () => {
-  for (const client of clients) client.disconnect();
-  await upstream.close();
-  await server.stop();
-});
-
-async function client(): Promise<Redis> {
-  const redis = server.client();
-  clients.push(redis);
-  await ready(redis);
-  return redis;
-}
+const suite = useRedisAndUpstream();
+const client = () => suite.client();
 
 // A trailing slash keeps each path from being a prefix of another (the upstream counts calls by prefix).
 const paths = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `/batch/${tag}/${i}/`);
@@ -39,7 +17,7 @@ const paths = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `/
 describe('read batching', () => {
   it('sends the hits of one tick as one MGET and answers each with its own entry', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb1:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rb1:' });
     const urls = paths(20, 'a');
     for (const url of urls) await api.get(url);
     const mget = vi.spyOn(redis, 'mgetBuffer');
@@ -52,13 +30,13 @@ describe('read batching', () => {
     expect(mget).toHaveBeenCalledTimes(1);
     expect(mget.mock.calls[0]?.[0]).toHaveLength(20);
     expect(get).not.toHaveBeenCalled();
-    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    for (const url of urls) expect(suite.upstream.calls(url)).toBe(1);
     expect(getCacheStats(api).storeErrors).toBe(0);
   });
 
   it('sends a lone read as a plain GET', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb2:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rb2:' });
     await api.get('/batch/lone');
     const mget = vi.spyOn(redis, 'mgetBuffer');
     const get = vi.spyOn(redis, 'getBuffer');
@@ -69,19 +47,19 @@ describe('read batching', () => {
 
   it('mixes hits and misses in one batch: misses go upstream, hits do not', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb3:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rb3:' });
     const warm = paths(5, 'warm');
     const cold = paths(5, 'cold');
     for (const url of warm) await api.get(url);
     const responses = await Promise.all([...warm, ...cold].map((url) => api.get(url)));
     expect(responses.map((r) => r.cache.status)).toEqual([...warm.map(() => 'hit'), ...cold.map(() => 'miss')]);
     expect(responses.map((r) => r.data.path)).toEqual([...warm, ...cold]);
-    for (const url of [...warm, ...cold]) expect(upstream.calls(url)).toBe(1);
+    for (const url of [...warm, ...cold]) expect(suite.upstream.calls(url)).toBe(1);
   });
 
   it('holds the commands of one tick for one socket write, never leaves the socket held, and stores every miss', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb7:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rb7:' });
     const urls = paths(30, 'many-cold');
     const cork = vi.spyOn(redis.stream, 'cork');
     const first = await Promise.all(urls.map((url) => api.get(url)));
@@ -96,7 +74,7 @@ describe('read batching', () => {
     const again = await Promise.all(urls.map((url) => api.get(url)));
     expect(again.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));
     expect(again.map((r) => r.data.path)).toEqual(urls);
-    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    for (const url of urls) expect(suite.upstream.calls(url)).toBe(1);
     expect(await redis.exists(...urls.map((_, i) => first[i]?.cache.key as string))).toBe(30);
   });
 
@@ -114,7 +92,7 @@ describe('read batching', () => {
   it('with batchReads: false, every read is its own GET', async () => {
     const redis = await client();
     const store = new RedisStore(redis, { batchReads: false });
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'rb5:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store, prefix: 'rb5:' });
     const urls = paths(6, 'unbatched');
     for (const url of urls) await api.get(url);
     const mget = vi.spyOn(redis, 'mgetBuffer');
@@ -127,7 +105,7 @@ describe('read batching', () => {
 
   it('turns a failed MGET into a miss for every read of the batch, each answered right without a wrong hit', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rb6:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rb6:' });
     const urls = paths(4, 'failing');
     for (const url of urls) await api.get(url);
     vi.spyOn(redis, 'mgetBuffer').mockRejectedValueOnce(new Error('connection lost mid-reply'));
@@ -136,7 +114,7 @@ describe('read batching', () => {
     // Each read failed, so each request went on to the fill path, whose lease script re-reads the entry:
     // found there, it is served without an upstream call.
     expect(responses.map((r) => r.cache.status)).toEqual(urls.map(() => 'coalesced'));
-    for (const url of urls) expect(upstream.calls(url)).toBe(1);
+    for (const url of urls) expect(suite.upstream.calls(url)).toBe(1);
     expect(getCacheStats(api).storeErrors).toBe(4);
   });
 });

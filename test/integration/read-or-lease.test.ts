@@ -5,34 +5,13 @@
  */
 import axios from 'axios';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { getCacheStats, withCache } from '../../src/index.js';
 import { LEASE_ACQUIRE, LEASE_ACQUIRE_READ, READ_OR_LEASE } from '../../src/stores/scripts.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
 
-let server: RedisServer;
-let upstream: Upstream;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  upstream = await startUpstream();
-  upstream.handle(echoJson);
-});
-
-afterAll(async () => {
-  for (const client of clients) client.disconnect();
-  await upstream.close();
-  await server.stop();
-});
-
-async function client(): Promise<Redis> {
-  const redis = server.client();
-  clients.push(redis);
-  await ready(redis);
-  return redis;
-}
+const suite = useRedisAndUpstream();
+const client = () => suite.client();
 
 /** Spies on every way a read or a lease call can leave the client; `scripts()` names the scripts run. */
 function watch(redis: Redis) {
@@ -70,7 +49,7 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
   it('a miss costs one call before the upstream; then hits are plain reads; another process reads with one call too', async () => {
     const redis = await client();
     const prefix = 'rol1:';
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix });
     const spy = watch(redis);
 
     const miss = await api.get('/fold/a');
@@ -78,7 +57,7 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     expect(spy.scripts()).toEqual(['read-or-lease', 'other']); // the read with the lease, then the write
     expect(spy.get).not.toHaveBeenCalled();
     expect(spy.mget).not.toHaveBeenCalled();
-    expect(upstream.calls('/fold/a')).toBe(1);
+    expect(suite.upstream.calls('/fold/a')).toBe(1);
 
     spy.reset();
     const hit = await api.get('/fold/a');
@@ -89,7 +68,7 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
 
     // Another process (its own instance and connection) has not seen the key: one call, a hit, no lease.
     const otherRedis = await client();
-    const other = withCache(axios.create({ baseURL: upstream.url }), { store: otherRedis, prefix });
+    const other = withCache(axios.create({ baseURL: suite.upstream.url }), { store: otherRedis, prefix });
     const otherSpy = watch(otherRedis);
     const fromOther = await other.get('/fold/a');
     expect(fromOther.cache.status).toBe('hit');
@@ -97,12 +76,12 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     expect(otherSpy.scripts()).toEqual(['read-or-lease']);
     expect(otherSpy.get).not.toHaveBeenCalled();
     expect(await redis.keys(`${prefix}*lease`)).toEqual([]);
-    expect(upstream.calls('/fold/a')).toBe(1);
+    expect(suite.upstream.calls('/fold/a')).toBe(1);
   });
 
   it('reads an evicted key with a plain read, then with the lease again once it was found missing', async () => {
     const redis = await client();
-    const api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: 'rol2:' });
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rol2:' });
     const first = await api.get('/fold/evicted');
     await redis.del(first.cache.key as string);
     const spy = watch(redis);
@@ -110,14 +89,14 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     expect((await api.get('/fold/evicted')).cache.status).toBe('miss');
     expect(spy.get).toHaveBeenCalledTimes(1);
     expect(spy.scripts()[0]).toBe('lease+read');
-    expect(upstream.calls('/fold/evicted')).toBe(2);
+    expect(suite.upstream.calls('/fold/evicted')).toBe(2);
   });
 
   it('releases a lease that a timed-out read took late, through the write that follows the fetch', async () => {
     const redis = await client();
     const admin = await client();
     const prefix = 'rol3:';
-    const api = withCache(axios.create({ baseURL: upstream.url }), {
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), {
       store: redis,
       prefix,
       storeTimeout: 50,
@@ -129,7 +108,7 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
     const response = await api.get('/fold/paused');
     expect(response.data.path).toBe('/fold/paused');
-    expect(upstream.calls('/fold/paused')).toBe(1);
+    expect(suite.upstream.calls('/fold/paused')).toBe(1);
     expect(getCacheStats(api).storeTimeouts).toBeGreaterThanOrEqual(1);
     await vi.waitFor(
       async () => {
@@ -140,6 +119,6 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     expect(await admin.keys(`${prefix}*lease`)).toEqual([]);
     const again = await api.get('/fold/paused');
     expect(again.cache.status).toBe('hit');
-    expect(upstream.calls('/fold/paused')).toBe(1);
+    expect(suite.upstream.calls('/fold/paused')).toBe(1);
   });
 });
