@@ -3,8 +3,8 @@
  * slices — and run twice, the builds swapping places, because the position alone moves the result a few
  * percent on this machine (an A/A run read 1.04):
  *
- *   npm run build && cp dist/index.js /tmp/before.js     # …then make the change…
- *   npm run build && node --import tsx bench/ab-builds.ts /tmp/before.js dist/index.js [hits|misses] [body] [slices] [slice ms]
+ *   npm run build && mkdir -p scratch && cp dist/index.js scratch/before.js  # inside the project (imports resolve from there); then change
+ *   npm run build && node --import tsx bench/ab-builds.ts scratch/before.js dist/index.js [hits|misses] [body] [slices] [slice ms]
  *
  * `hits`: 64 in flight over 128 warm keys, through the bench upstream. `misses`: 64 in flight, every
  * request a new URL, answered at once by a no-op base adapter (the cost of a miss without the HTTP
