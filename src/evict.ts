@@ -87,8 +87,13 @@ export async function clearCache(instance: AnyInstance): Promise<number> {
   return dropped(state, await state.options.store.deleteMatching(`${escapeGlob(state.options.prefix)}*`));
 }
 
-/** After an eviction: every process drops its in-process copies (they may hold what was just removed). */
+/**
+ * After an eviction: every process drops its in-process copies (they may hold what was just removed), and
+ * this one forgets which keys it found lately, so the next miss of an evicted key takes its fill lease in
+ * the same call as its lookup (see `expectMiss`).
+ */
 async function dropped(state: CacheState, removed: number): Promise<number> {
+  state.present.clear();
   await announce(state, DROP_ALL);
   return removed;
 }

@@ -6,7 +6,7 @@
 import axios from 'axios';
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
-import { getCacheStats, withCache } from '../../src/index.js';
+import { evict, getCacheStats, withCache } from '../../src/index.js';
 import { LEASE_ACQUIRE, LEASE_ACQUIRE_READ, READ_OR_LEASE } from '../../src/stores/scripts.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 
@@ -90,6 +90,19 @@ describe('the first read of an unseen key takes the fill lease with it', () => {
     expect(spy.get).toHaveBeenCalledTimes(1);
     expect(spy.scripts()[0]).toBe('lease+read');
     expect(suite.upstream.calls('/fold/evicted')).toBe(2);
+  });
+
+  it('after evict() through the cache, the next miss of the key is one call again', async () => {
+    const redis = await client();
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), { store: redis, prefix: 'rol4:' });
+    await api.get('/fold/rotated');
+    expect((await api.get('/fold/rotated')).cache.status).toBe('hit');
+    expect(await evict(api, '/fold/rotated')).toBe(1);
+    const spy = watch(redis);
+    expect((await api.get('/fold/rotated')).cache.status).toBe('miss');
+    expect(spy.scripts()).toEqual(['read-or-lease', 'other']);
+    expect(spy.get).not.toHaveBeenCalled();
+    expect(suite.upstream.calls('/fold/rotated')).toBe(2);
   });
 
   it('releases a lease that a timed-out read took late, through the write that follows the fetch', async () => {
