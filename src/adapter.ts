@@ -1,16 +1,10 @@
-import {
-  type AxiosAdapter,
-  AxiosError,
-  AxiosHeaders,
-  type AxiosResponse,
-  type InternalAxiosRequestConfig,
-} from 'axios';
+import { type AxiosAdapter, AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { bytesToBody } from './entry.js';
 import { fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
 import { resolveRequestOptions } from './options.js';
 import type { Outcome } from './outcome.js';
-import { type CacheInfo, errorForCaller, settleReplay, tagResponse } from './replay.js';
+import { type CacheInfo, errorForCaller, replayTemplate, settleReplay, tagResponse } from './replay.js';
 import type { CacheState } from './state.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
@@ -35,8 +29,7 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
         state.counters.hits++;
         state.counters.l1Hits++;
         const info: CacheInfo = { status: 'hit', key: keys.entry, age: Math.max(0, now - entry.createdAt) / 1000 };
-        entry.replayHeaders ??= new AxiosHeaders(entry.headers as Record<string, string>);
-        return settleReplay(config, entry, bytesToBody(entry), info, undefined, entry.replayHeaders);
+        return settleReplay(config, entry, bytesToBody(entry), info, undefined, replayTemplate(entry.meta));
       }
     }
 
@@ -100,8 +93,5 @@ function deliver(
     return settleReplay(config, head, outcome.body(), info, outcome.request);
   }
   // A stored answer read again replays copies of one headers template (built on its first replay).
-  const { meta } = outcome;
-  if (meta) meta.replayHeaders ??= new AxiosHeaders(meta.head.headers as Record<string, string>);
-  const template = meta?.replayHeaders;
-  return settleReplay(config, outcome.head, outcome.body(), info, outcome.request, template);
+  return settleReplay(config, outcome.head, outcome.body(), info, outcome.request, replayTemplate(outcome.meta));
 }

@@ -42,15 +42,24 @@ export function notePresence(state: CacheState, keys: RequestKeys, found: boolea
 /** Most keys whose decoded metadata {@link CacheState.metas} keeps; it starts over when full. */
 const METAS_MAX = 2_000;
 
+/**
+ * Decode an entry of this request, reusing the metadata decoded last time for its key when the bytes are
+ * the same (and remembering it otherwise). Throws {@link CacheEntryError} as `decodeEntry` does.
+ */
+function decodeRemembered(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry {
+  const known = state.metas.get(keys.entry);
+  const entry = decodeEntry(raw, keys.label, known, true);
+  if (entry.meta && entry.meta !== known) {
+    if (state.metas.size >= METAS_MAX && !known) state.metas.clear();
+    state.metas.set(keys.entry, entry.meta);
+  }
+  return entry;
+}
+
 /** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
 export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
   try {
-    const known = state.metas.get(keys.entry);
-    const entry = decodeEntry(raw, keys.label, known, true);
-    if (entry.meta !== known && entry.meta) {
-      if (state.metas.size >= METAS_MAX && !known) state.metas.clear();
-      state.metas.set(keys.entry, entry.meta);
-    }
+    const entry = decodeRemembered(state, keys, raw);
     if (state.guard.store.freshReads === true) entry.owned = true;
     return entry;
   } catch (error) {
@@ -146,7 +155,7 @@ export async function writeEntry(
   }
   if (result === FAILED) return { kind: 'failed' };
   // The in-process layer keeps the stored bytes, never the caller's own (mutable) data.
-  return { kind: 'stored', entry: state.l1 ? decodeEntry(bytes, keys.label) : null, leaseReleased };
+  return { kind: 'stored', entry: state.l1 ? decodeRemembered(state, keys, bytes) : null, leaseReleased };
 }
 
 /** The request's tags plus those listed in the tag header, without duplicates. */

@@ -25,8 +25,6 @@ export interface Entry {
   body: Uint8Array;
   /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
   text?: string;
-  /** `headers` as AxiosHeaders, built on the first `l1` hit and copied for each later one. */
-  replayHeaders?: AxiosHeaders;
   /**
    * `body` was read for this request alone and nothing else holds it (see `CacheStore.freshReads`): the
    * first caller may take a binary body as it is, without a copy. Cleared once taken, and by `l1`.
@@ -59,7 +57,7 @@ export const UNSTORED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** Encode an entry to bytes. */
-export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'replayHeaders' | 'owned'>): Buffer {
+export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>): Buffer {
   const meta = JSON.stringify({
     s: entry.status,
     t: entry.statusText,
@@ -85,7 +83,7 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'replayHeaders'
 }
 
 /** The metadata of an entry, as decoded. */
-export type EntryHead = Omit<Entry, 'body' | 'text' | 'replayHeaders' | 'owned' | 'meta'>;
+export type EntryHead = Omit<Entry, 'body' | 'text' | 'owned' | 'meta'>;
 
 /**
  * An entry's decoded metadata kept with a copy of its encoded bytes: when the same key is read again and

@@ -1,4 +1,5 @@
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import type { EntryMeta } from './entry.js';
 
 /** What a response says about the cache: `response.cache`. */
 export interface CacheInfo {
@@ -24,9 +25,20 @@ export interface ResponseHead {
 }
 
 /**
+ * The AxiosHeaders template that every replay of one stored answer copies, built on its first replay;
+ * `undefined` without decoded metadata (the replay then builds its headers from the list).
+ */
+export function replayTemplate(meta: EntryMeta | undefined): AxiosHeaders | undefined {
+  if (!meta) return undefined;
+  meta.replayHeaders ??= new AxiosHeaders(meta.head.headers as Record<string, string>);
+  return meta.replayHeaders;
+}
+
+/**
  * Build the caller's own response and settle it the way axios' adapters do: resolve when the caller's
  * `validateStatus` accepts the status, otherwise reject with a real `AxiosError` carrying the response.
- * `headersTemplate`: `head.headers` already as AxiosHeaders (never handed out itself: each caller gets a copy).
+ * `headersTemplate`: `head.headers` already as AxiosHeaders ({@link replayTemplate}; never handed out itself:
+ * each caller gets a copy).
  */
 export function settleReplay(
   config: InternalAxiosRequestConfig,
@@ -40,7 +52,7 @@ export function settleReplay(
     data,
     status: head.status,
     statusText: head.statusText,
-    // A copy of a template built once (what l1 hits use) skips parsing the headers again: 20× cheaper.
+    // A copy of a template built once per stored answer skips parsing the headers again: 20× cheaper.
     headers: headersTemplate
       ? Object.assign(new AxiosHeaders(), headersTemplate)
       : new AxiosHeaders(head.headers as Record<string, string>),
