@@ -28,8 +28,9 @@ export function expectMiss(state: CacheState, keys: RequestKeys): boolean {
   return store.getOrAcquireLease !== undefined && store.acquireLease !== undefined && !state.present.has(keys.entry);
 }
 
-/** Remember whether the last read (or write) of a key found it. */
+/** Remember whether the last read (or write) of a key found it (only for stores that fold the lease). */
 export function notePresence(state: CacheState, keys: RequestKeys, found: boolean): void {
+  if (state.guard.store.getOrAcquireLease === undefined) return;
   if (!found) {
     state.present.delete(keys.entry);
     return;

@@ -630,8 +630,11 @@ describe('binary bodies and copies', () => {
 });
 
 describe('hits of one stored answer', () => {
-  it('each get their own headers object: changing one changes no other hit', async () => {
-    const { api, upstream } = cachedApi({ store: new MemoryStore() });
+  it.each([
+    ['from the store', {}],
+    ['from l1', { l1: {} }],
+  ] as const)('each get their own headers object (%s): changing one changes no other hit', async (_, extra) => {
+    const { api, upstream } = cachedApi({ store: new MemoryStore(), ...extra });
     await api.get('/h');
     const a = await api.get('/h');
     const b = await api.get('/h');
@@ -641,6 +644,7 @@ describe('hits of one stored answer', () => {
     changed.set('x-changed', 'yes');
     changed.delete('content-type');
     const c = await api.get('/h');
+    if ('l1' in extra) expect(getCacheStats(api).l1Hits).toBe(3);
     for (const response of [b, c]) {
       expect((response.headers as AxiosHeaders).has('x-changed')).toBe(false);
       expect(response.headers['content-type']).toBe('application/json');
