@@ -56,7 +56,7 @@ async function variant(name: string): Promise<Contender> {
     resetOutcomes: () => Object.assign(outcomes, { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 }),
     async get(b: Body, key: string) {
       const response = await api.get(`/ours/${b.id}/${key}`, b.binary ? { responseType: 'arraybuffer' } : undefined);
-      outcomes[response.cache.status]++;
+      outcomes[response.cache?.status ?? 'none']++;
       return response.data;
     },
     async close() {

@@ -100,7 +100,7 @@ async function ours(ctx: ContenderContext, l1 = false): Promise<Contender> {
     outcomes,
     async get(body, key) {
       const response = await api.get(path(id, body, key), body.binary ? BINARY : undefined);
-      outcomes[response.cache.status]++;
+      outcomes[response.cache?.status ?? 'none']++;
       return response.data;
     },
     resetOutcomes: () => Object.assign(outcomes, newOutcomes()),

@@ -33,6 +33,8 @@ async function fill(client: Redis | Cluster, prefix: string, entries: number, ta
     createdAt: Date.now(),
     freshUntil: Date.now() + 600_000,
     fetchMs: 5,
+    redirects: 0,
+    finalUrl: '',
     tags: tag ? [tag] : [],
     bodyKind: 'string',
     blobType: '',

@@ -49,7 +49,7 @@ async function sign(label: string): Promise<void> {
   const res = await api.get<{ selector: string; privateKey: string }>('/domains/example.com/dkim');
   const ms = (performance.now() - started).toFixed(2);
   console.log(
-    `${label.padEnd(28)} ${res.cache.status.padEnd(9)} ${ms.padStart(7)} ms   selector=${res.data.selector} key=${res.data.privateKey.slice(0, 8)}…`,
+    `${label.padEnd(28)} ${res.cache?.status.padEnd(9)} ${ms.padStart(7)} ms   selector=${res.data.selector} key=${res.data.privateKey.slice(0, 8)}…`,
   );
 }
 
@@ -64,7 +64,8 @@ const before = upstreamCalls;
 const burstStart = performance.now();
 const burst = await Promise.all(Array.from({ length: 20 }, () => api.get('/domains/example.com/dkim')));
 const counts = burst.reduce<Record<string, number>>((acc, r) => {
-  acc[r.cache.status] = (acc[r.cache.status] ?? 0) + 1;
+  const status = r.cache?.status ?? 'none';
+  acc[status] = (acc[status] ?? 0) + 1;
   return acc;
 }, {});
 console.log(

@@ -1,72 +1,192 @@
-import { type AxiosAdapter, AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { bytesToBody } from './entry.js';
-import { fill } from './fill.js';
+import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { deadlineOf, timeoutOf } from './coalesce.js';
+import { bytesToBody, type Entry } from './entry.js';
+import { callersOwnFailure, fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
-import { resolveRequestOptions } from './options.js';
+import { type ResolvedRequestOptions, resolveRequestOptions } from './options.js';
 import type { Outcome } from './outcome.js';
-import { type CacheInfo, errorForCaller, replayTemplate, settleReplay, tagResponse } from './replay.js';
+import {
+  type CacheInfo,
+  errorForCaller,
+  fitsCaller,
+  replayRequest,
+  replayTemplate,
+  reportDownload,
+  settleReplay,
+  tagResponse,
+} from './replay.js';
 import type { CacheState } from './state.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
 const UNCACHED_RESPONSE_TYPES: ReadonlySet<unknown> = new Set(['stream', 'document', 'formdata']);
 
-/** The caching adapter of one instance (see "How a request flows" in DESIGN.md). */
+/**
+ * Request headers that ask the upstream for its own kind of answer: a part of the body (`Range`), or an
+ * answer only if it changed (validators). A stored full `200` is never the answer to them: they bypass.
+ */
+const OWN_ANSWER_HEADERS: ReadonlySet<string> = new Set([
+  'range',
+  'if-range',
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+]);
+
+/** Marks the adapters `withCache` installs, so that a cache inherited by another instance is detected. */
+export const CACHING_ADAPTER: unique symbol = Symbol.for('axios-redis-cache.adapter');
+
+/** A flight's answer was the owner's own failure (its cancellation or timeout): attend a new flight. */
+const RETRY: unique symbol = Symbol('retry');
+
+/** The caching adapter of one instance (see "How a request flows" in docs/ARCHITECTURE.md). */
 export function createCachingAdapter(state: CacheState): AxiosAdapter {
   const { options } = state;
-  return async function cachingAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
+  const cachingAdapter = async function cachingAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
     const request = resolveRequestOptions((config as { cache?: unknown }).cache);
     const method = config.method ? config.method.toLowerCase() : 'get';
-    if (request === false || !options.methods.has(method) || UNCACHED_RESPONSE_TYPES.has(config.responseType)) {
+    if (
+      request === false ||
+      !options.methods.has(method) ||
+      UNCACHED_RESPONSE_TYPES.has(config.responseType) ||
+      asksOwnAnswer(config.headers)
+    ) {
       return bypass(state, config);
     }
-    const keys = requestKeys(config, options.prefix, options.varyHeaders, request.key);
+    const keys = requestKeys(config, options.prefix, options.varyHeaders, request.key, state.adapterKind);
     if (!keys) return bypass(state, config);
 
     if (state.l1 && !request.refresh) {
       const now = Date.now();
       const entry = state.l1.get(keys.entry, now);
       if (entry) {
+        if (!fitsCaller(entry, entry.body.byteLength, config)) return passThrough(state, config, keys);
         state.counters.hits++;
         state.counters.l1Hits++;
-        const info: CacheInfo = { status: 'hit', key: keys.entry, age: Math.max(0, now - entry.createdAt) / 1000 };
-        return settleReplay(config, entry, bytesToBody(entry), info, undefined, replayTemplate(entry.meta));
+        return replayEntry(state, config, entry, {
+          status: 'hit',
+          key: keys.entry,
+          age: Math.max(0, now - entry.createdAt) / 1000,
+        });
       }
     }
 
     if (!(request.coalesce ?? options.coalesce)) {
-      return deliver(state, config, keys, await fill(state, keys, request, config, null), false);
+      const answer = await deliver(state, config, keys, await fill(state, keys, request, config, null), 0);
+      return answer === RETRY ? passThrough(state, config, keys) : answer;
     }
-    const flightKey = request.refresh ? `${keys.entry}\u0000refresh` : keys.entry;
-    const { promise, joined } = state.flights.attend(flightKey, config, (f) => fill(state, keys, request, config, f));
-    return deliver(state, config, keys, await promise, joined);
+    const flightKey = flightKeyOf(keys, request, config);
+    const deadline = deadlineOf(config);
+    for (;;) {
+      const { promise } = state.flights.attend(flightKey, config, deadline, (f) =>
+        fill(state, keys, request, config, f),
+      );
+      const answer = await deliver(state, config, keys, await promise, deadline);
+      if (answer !== RETRY) return answer;
+    }
   };
+  Object.defineProperty(cachingAdapter, CACHING_ADAPTER, { value: true });
+  return cachingAdapter;
+}
+
+/**
+ * Requests whose answers could differ share no flight: the per-request limits on the upstream call
+ * (`maxRedirects`, `maxContentLength`) are part of the flight key, and `refresh` runs its own flight.
+ */
+function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config: InternalAxiosRequestConfig): string {
+  let key = request.refresh ? `${keys.entry}\u0000refresh` : keys.entry;
+  if (config.maxRedirects !== undefined) key += `\u0000r${config.maxRedirects}`;
+  if (config.maxContentLength !== undefined && config.maxContentLength > -1) key += `\u0000c${config.maxContentLength}`;
+  return key;
+}
+
+function asksOwnAnswer(headers: unknown): boolean {
+  if (!headers || typeof headers !== 'object') return false;
+  for (const name in headers) {
+    if (OWN_ANSWER_HEADERS.has(name.toLowerCase())) {
+      const value = (headers as Record<string, unknown>)[name];
+      if (value !== undefined && value !== null && value !== false) return true;
+    }
+  }
+  return false;
 }
 
 async function bypass(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
   state.counters.bypasses++;
-  const info: CacheInfo = { status: 'bypass', key: null, age: 0 };
+  return direct(state, config, { status: 'bypass', key: null, age: 0 });
+}
+
+/** A request the stored answer does not fit (its own limits): it goes upstream alone, as without the cache. */
+async function passThrough(
+  state: CacheState,
+  config: InternalAxiosRequestConfig,
+  keys: RequestKeys,
+): Promise<AxiosResponse> {
+  state.counters.misses++;
+  return direct(state, config, { status: 'miss', key: keys.entry, age: 0 });
+}
+
+/** The base adapter's own answer or error, unchanged but for `response.cache`. */
+async function direct(state: CacheState, config: InternalAxiosRequestConfig, info: CacheInfo): Promise<AxiosResponse> {
   try {
     return tagResponse(await state.base(config), info);
   } catch (error) {
-    if (error instanceof AxiosError && error.response) tagResponse(error.response, info);
+    const response = (error as { response?: unknown } | null)?.response;
+    if (response && typeof response === 'object') tagResponse(response, info);
     throw error;
   }
 }
 
-/** Turn a shared outcome into this caller's own response (or error). */
-function deliver(
+/** This caller's own response (or error) from a stored entry. */
+function replayEntry(
+  state: CacheState,
+  config: InternalAxiosRequestConfig,
+  entry: Entry,
+  info: CacheInfo,
+): AxiosResponse {
+  const data = bytesToBody(entry);
+  reportDownload(config, data, entry);
+  const request = replayRequest(entry, config, state.adapterKind);
+  return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta));
+}
+
+/**
+ * Turn a shared outcome into this caller's own response (or error), or {@link RETRY} when the flight failed
+ * for its owner's own reasons (cancelled, timed out) and this caller should try again on its own.
+ */
+async function deliver(
   state: CacheState,
   config: InternalAxiosRequestConfig,
   keys: RequestKeys,
   outcome: Outcome,
-  joined: boolean,
-): AxiosResponse {
+  deadline: number,
+): Promise<AxiosResponse | typeof RETRY> {
   const { counters } = state;
   if (outcome.kind === 'error') {
-    if (joined) counters.coalesced++;
-    else counters.misses++;
+    if (outcome.config === config) {
+      counters.misses++;
+      throw outcome.error; // the adapter's own error, as without the cache
+    }
+    // Another caller's cancellation or timeout is not this caller's answer, unless it timed out and this
+    // caller's own time is up too.
+    if (callersOwnFailure(outcome.error) && !(isTimeout(outcome.error) && ownTimeIsUp(config, deadline))) {
+      return RETRY;
+    }
+    counters.coalesced++;
     throw errorForCaller(outcome.error, config);
   }
+  const { upstream } = outcome;
+  if (upstream && upstream.config === config) {
+    // The caller whose config made the upstream call gets the adapter's own response (or rejection).
+    counters.misses++;
+    const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0 };
+    if (upstream.rejection) {
+      tagResponse(upstream.response, info);
+      throw upstream.rejection;
+    }
+    return tagResponse(upstream.response, info);
+  }
+  if (!upstream && !fitsCaller(outcome.head, outcome.bodyBytes, config)) return passThrough(state, config, keys);
   let status: CacheInfo['status'];
   switch (outcome.source) {
     case 'store':
@@ -77,21 +197,30 @@ function deliver(
       status = 'stale';
       counters.staleHits++;
       break;
-    case 'fleet':
+    default:
       status = 'coalesced';
       counters.coalesced++;
       break;
-    case 'upstream':
-      status = joined ? 'coalesced' : 'miss';
-      if (joined) counters.coalesced++;
-      else counters.misses++;
-      break;
   }
   const info: CacheInfo = { status, key: keys.entry, age: Math.max(0, Date.now() - outcome.createdAt) / 1000 };
-  if (status === 'miss' && outcome.upstreamHeaders) {
-    const head = { ...outcome.head, headers: outcome.upstreamHeaders };
-    return settleReplay(config, head, outcome.body(), info, outcome.request);
-  }
+  const data = outcome.body();
+  reportDownload(config, data, outcome.head);
+  if (upstream) return settleReplay(config, outcome.head, data, info, outcome.request);
   // A stored answer read again replays copies of one headers template (built on its first replay).
-  return settleReplay(config, outcome.head, outcome.body(), info, outcome.request, replayTemplate(outcome.meta));
+  const request = replayRequest(outcome.head, config, state.adapterKind);
+  return settleReplay(config, outcome.head, data, info, request, replayTemplate(outcome.meta));
+}
+
+/**
+ * Whether a caller's own timeout has passed, or nearly (within a tenth of it, at most 20 ms): such a joiner
+ * shares its flight owner's timeout error rather than start a call of its own.
+ */
+function ownTimeIsUp(config: InternalAxiosRequestConfig, deadline: number): boolean {
+  if (!deadline) return false;
+  return deadline - Date.now() <= Math.min(20, timeoutOf(config) / 10);
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNABORTED' || code === 'ETIMEDOUT';
 }

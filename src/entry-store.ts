@@ -123,6 +123,8 @@ export async function writeEntry(
     tags,
     bodyKind: body.kind,
     blobType: body.blobType,
+    redirects: head.redirects,
+    finalUrl: head.finalUrl,
     body: body.bytes,
   });
   if (bytes.length > options.maxEntryBytes) return unstorable;

@@ -21,6 +21,10 @@ export interface Entry {
   bodyKind: BodyKind;
   /** Content type of a Blob body. */
   blobType: string;
+  /** Redirects the upstream call followed to get this answer (0 when unknown, e.g. the fetch adapter). */
+  redirects: number;
+  /** The URL that answered, after redirects, when the adapter tells it (`''` otherwise). */
+  finalUrl: string;
   /** The body exactly as the base adapter returned it, as bytes (UTF-8 for strings, JSON for values). */
   body: Uint8Array;
   /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
@@ -37,7 +41,7 @@ export interface Entry {
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
 export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const MAGIC = [0x41, 0x52, 0x43] as const; // "ARC"
 const HEAD_BYTES = 8;
 const BODY_KINDS: ReadonlySet<string> = new Set(['empty', 'string', 'buffer', 'arraybuffer', 'bytes', 'blob', 'json']);
@@ -64,10 +68,12 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>): Buff
     h: entry.headers,
     c: entry.createdAt,
     f: entry.freshUntil,
-    d: entry.fetchMs,
+    d: Math.round(entry.fetchMs * 100) / 100, // 10 µs is precision enough for the early-refresh formula
     g: entry.tags,
     k: entry.bodyKind,
     b: entry.blobType,
+    r: entry.redirects,
+    u: entry.finalUrl,
     n: entry.body.byteLength,
   });
   const metaLength = Buffer.byteLength(meta);
@@ -142,6 +148,8 @@ export function decodeEntry(bytes: Uint8Array, key?: string, known?: EntryMeta, 
     tags: head.tags,
     bodyKind: head.bodyKind,
     blobType: head.blobType,
+    redirects: head.redirects,
+    finalUrl: head.finalUrl,
     body: buf.subarray(bodyStart),
   };
   if (meta.bytes.length > 0) entry.meta = meta;
@@ -159,7 +167,7 @@ function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, rem
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new CacheEntryError('metadata is not an object', key);
   }
-  const { s, t, h, c, f, d, g, k, b, n } = meta as Record<string, unknown>;
+  const { s, t, h, c, f, d, g, k, b, r, u, n } = meta as Record<string, unknown>;
   if (
     typeof s !== 'number' ||
     typeof t !== 'string' ||
@@ -172,6 +180,8 @@ function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, rem
     typeof k !== 'string' ||
     !BODY_KINDS.has(k) ||
     typeof b !== 'string' ||
+    typeof r !== 'number' ||
+    typeof u !== 'string' ||
     typeof n !== 'number'
   ) {
     throw new CacheEntryError('metadata fields are missing or of the wrong type', key);
@@ -188,6 +198,8 @@ function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, rem
       tags: g as string[],
       bodyKind: k as BodyKind,
       blobType: b,
+      redirects: r,
+      finalUrl: u,
     },
     bodyBytes: n,
   };

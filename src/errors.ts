@@ -49,13 +49,16 @@ export class CacheOptionError extends CacheError {
   }
 }
 
-/** `withCache` was called on an instance that already has a cache installed. */
+/**
+ * `withCache` was called on an instance that already has a cache: installed on it, or inherited (made with
+ * `create()` from a cached instance, or given a cached instance's adapter).
+ */
 export class CacheAlreadyInstalledError extends CacheError {
   static readonly code: string = 'ERR_CACHE_ALREADY_INSTALLED';
   constructor() {
     super(
       CacheAlreadyInstalledError.code,
-      'withCache() was already called on this axios instance; create a new instance (axios.create()) for a second cache.',
+      'This axios instance already has a cache (withCache() was called on it, or its adapter comes from a cached instance); create a new instance with axios.create() for a second cache.',
     );
   }
 }

@@ -1,14 +1,14 @@
-import { CanceledError, type InternalAxiosRequestConfig } from 'axios';
-import { canGiveUp, type Flight } from './coalesce.js';
+import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } from 'axios';
+import { type Flight, takeOwner } from './coalesce.js';
 import type { Entry } from './entry.js';
 import { expectMiss, notePresence, readEntry, writeEntry } from './entry-store.js';
 import { coordinateFill, type HeldLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
-import { entryOutcome, handOut, type Outcome } from './outcome.js';
+import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';
 import type { CacheState } from './state.js';
-import { callUpstream, detachedConfig, responseHeads } from './upstream.js';
+import { callUpstream, responseHead } from './upstream.js';
 
 /**
  * Produce the answer to a request: from the store (fresh, or stale within a window), from another
@@ -81,15 +81,14 @@ export async function fill(
       if (lease) void releaseFill(state, keys, lease, false); // nothing learnt: hand the lease on
       return abandoned(config);
     }
-    // The shared call belongs to no single caller: it runs until every waiter has left (each waiter
-    // applies its own signal and timeout to its wait). When the caller that started it cannot give up (no
-    // signal, cancel token or timeout), it waits to the end: nobody can ever abort the call, and its own
-    // config already has no cancellation to remove.
-    if (canGiveUp(config)) {
-      const controller = new AbortController();
-      flight.controller = controller;
-      upstreamConfig = detachedConfig(config, { signal: controller.signal, timeout: 0 });
+    // The call runs with one waiting caller's own config, as given: its timeout, signal and cancel token
+    // act through the adapter exactly as without the cache, and it gets the adapter's own answer or error.
+    const owner = takeOwner(flight);
+    if (!owner) {
+      if (lease) void releaseFill(state, keys, lease, false);
+      return abandoned(config);
     }
+    upstreamConfig = owner;
   }
 
   const result = await callUpstream(state, upstreamConfig);
@@ -99,16 +98,15 @@ export async function fill(
     return entryOutcome(stale, 'stale');
   }
   if (!result.ok) {
-    // Our own abort (every caller gave up) says nothing about the answer: hand the lease on rather than
+    // The owner's own cancellation or timeout says nothing about the answer: hand the lease on rather than
     // send the whole fleet upstream with the "uncacheable" marker.
-    const gaveUp = flight?.controller?.signal.aborted === true;
-    if (lease) void releaseFill(state, keys, lease, !gaveUp);
-    return { kind: 'error', error: result.error };
+    if (lease) void releaseFill(state, keys, lease, !callersOwnFailure(result.error));
+    return { kind: 'error', error: result.error, config: upstreamConfig };
   }
 
   const { response } = result;
   const createdAt = Date.now();
-  const { head, upstreamHeaders } = responseHeads(response);
+  const head = responseHead(response);
   // The write goes out now, but the callers do not wait for it: a miss costs the upstream call plus the
   // lookups, not the write's round trip too. A later request on the same store still sees the entry: the
   // store applies calls in the order they are made (see CacheStore), and this one was made first.
@@ -120,15 +118,27 @@ export async function fill(
       }
     },
   );
+  const data = response.data;
   return {
     kind: 'response',
     source: 'upstream',
     head,
-    upstreamHeaders,
-    body: handOut(response.data),
+    body: () => copyData(data),
+    bodyBytes: 0,
     createdAt,
     request: response.request,
+    upstream: { config: upstreamConfig, response, rejection: result.rejection },
   };
+}
+
+/**
+ * Whether an upstream failure is the caller's own doing: its cancellation, or its own `timeout` passing.
+ * Other callers of the flight did not ask for that: they try again rather than share the error.
+ */
+export function callersOwnFailure(error: unknown): boolean {
+  if (isCancel(error)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof AxiosError && (code === AxiosError.ETIMEDOUT || code === AxiosError.ECONNABORTED);
 }
 
 /** XFetch: refresh early with a probability that grows as expiry nears, scaled by the last fetch time. */
@@ -137,5 +147,5 @@ function refreshEarly(entry: Entry, now: number, beta: number): boolean {
 }
 
 function abandoned(config: InternalAxiosRequestConfig): Outcome {
-  return { kind: 'error', error: new CanceledError(undefined, config) };
+  return { kind: 'error', error: new CanceledError(undefined, config), config: null };
 }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { AxiosRequestConfig } from 'axios';
+import axios, { type AxiosRequestConfig } from 'axios';
 import { escapeGlob } from './stores/glob.js';
 
 /**
@@ -10,11 +10,13 @@ import { escapeGlob } from './stores/glob.js';
  *   variants  <prefix>{<rid>}:variants          index of the entries of every variant of the request
  *   lease     <prefix>{<rid>}:<vid>:lease       fill lease (one fetcher fleet-wide)
  *
- * `rid` is a 128-bit hash of the request itself (method, absolute URL, sorted query, body, or your own
+ * `rid` is a 128-bit hash of the request itself (method, the absolute URL axios puts on the wire — its own
+ * URL building, with the request's `params` and `paramsSerializer`, query left as it is — body, or your own
  * `cache.key`); `vid` a 128-bit hash of the credential-bearing request parts (`varyHeaders`, `auth`,
- * URL user info) and of the body's representation (a non-text `responseType`, a non-UTF-8
- * `responseEncoding`, `decompress: false`), or `_` when there are none. `label` is readable: method, origin and path, never the
- * query string nor credentials.
+ * URL user info), of where the request goes (`socketPath`), of the body's representation (a non-text
+ * `responseType`, a non-UTF-8 `responseEncoding`, `decompress: false`, the adapter when it is not `http`)
+ * and of whether redirects are followed (`maxRedirects: 0`), or `_` when there are none. `label` is
+ * readable: method, origin and path, never the query string nor credentials.
  */
 export interface RequestKeys {
   readonly entry: string;
@@ -31,12 +33,15 @@ type KeyedConfig = Pick<
   | 'baseURL'
   | 'allowAbsoluteUrls'
   | 'params'
+  | 'paramsSerializer'
   | 'data'
   | 'headers'
   | 'auth'
   | 'responseType'
   | 'responseEncoding'
   | 'decompress'
+  | 'socketPath'
+  | 'maxRedirects'
 >;
 
 /** Response types whose raw body is the same text (axios' adapters hand back a string for each). */
@@ -67,14 +72,17 @@ export function tagIndexKey(prefix: string, tag: string): string {
 }
 
 /**
- * Derive the keys of a request, or `null` when its body cannot be keyed (a stream, FormData, a Blob):
- * such requests bypass the cache.
+ * Derive the keys of a request, or `null` when it cannot be keyed: a body that is a stream, FormData or a
+ * Blob, or a URL axios itself cannot build (invalid `params`: axios then raises its own error). Such
+ * requests bypass the cache. `adapter`: the kind of the instance's own adapter (`http`, `fetch`, …): the
+ * adapters hand back bodies of different types, so each has its own entries.
  */
 export function requestKeys(
   config: KeyedConfig,
   prefix: string,
   varyHeaders: readonly string[],
   customKey: string | undefined,
+  adapter = 'http',
 ): RequestKeys | null {
   const method = (config.method ?? 'get').toUpperCase();
   // The common case (no params object, no body, no own key) repeats the same URL work for every request:
@@ -82,27 +90,49 @@ export function requestKeys(
   const simple = customKey === undefined && config.params == null && (config.data == null || config.data === '');
   const memoKey = simple ? `${method}\u0000${config.baseURL}\u0000${config.url}\u0000${config.allowAbsoluteUrls}` : '';
   const known = simple ? URL_MEMO.get(memoKey) : undefined;
-  if (known) return finish(config, prefix, varyHeaders, known);
-  const url = new URL(fullPath(config), 'http://localhost/');
+  if (known) return finish(config, prefix, varyHeaders, known, adapter);
+  const wire = wireUrl(config);
+  if (wire === null) return null;
+  const url = new URL(wire, 'http://localhost/');
   let rid: string;
   let label: string;
+  const origin = url.origin === 'null' ? `${url.protocol}//${url.host}` : url.origin;
   if (customKey !== undefined) {
-    rid = hash128('key', customKey);
-    label = `key:${customKey}`;
+    // The method stays part of the key: a HEAD's empty answer never answers a GET of the same key.
+    rid = hash128('key', method, customKey);
+    label = `key:${method}:${customKey}`;
   } else {
     const body = bodyBytes(config.data);
     if (body === null) return null;
-    const query = canonicalQuery(url.searchParams, config.params);
-    const origin = url.origin === 'null' ? `${url.protocol}//${url.host}` : url.origin;
     label = `${method} ${origin}${url.pathname}`;
-    rid = body === undefined ? hash128(label, query) : hash128(label, query, body);
+    // The query exactly as it goes on the wire (order kept: `?a=1&a=2` is not `?a=2&a=1`).
+    rid = body === undefined ? hash128(label, url.search) : hash128(label, url.search, body);
   }
   const parsed: ParsedRequest = { rid, label, username: url.username, password: url.password };
   if (simple) {
     if (URL_MEMO.size >= URL_MEMO_MAX) URL_MEMO.clear();
     URL_MEMO.set(memoKey, parsed);
   }
-  return finish(config, prefix, varyHeaders, parsed);
+  return finish(config, prefix, varyHeaders, parsed, adapter);
+}
+
+/** A bare axios context (no defaults): its `getUri` is axios' own URL building, and nothing else. */
+const URI_BUILDER = new axios.Axios({});
+
+/**
+ * The URL axios sends: `baseURL` joined to `url`, then `params` serialized by axios' own `buildURL` with the
+ * request's `paramsSerializer`; `null` when axios cannot build it (it will reject the request itself).
+ */
+export function wireUrl(config: KeyedConfig): string | null {
+  if (config.params == null) return fullPath(config);
+  try {
+    const built: Record<string, unknown> = { url: config.url, baseURL: config.baseURL, params: config.params };
+    if (config.paramsSerializer !== undefined) built.paramsSerializer = config.paramsSerializer;
+    if (config.allowAbsoluteUrls !== undefined) built.allowAbsoluteUrls = config.allowAbsoluteUrls;
+    return URI_BUILDER.getUri(built as AxiosRequestConfig);
+  } catch {
+    return null;
+  }
 }
 
 /** What the URL part of a request yields; `username`/`password` are the URL's user info (they vary the key). */
@@ -123,8 +153,9 @@ function finish(
   prefix: string,
   varyHeaders: readonly string[],
   parsed: ParsedRequest,
+  adapter: string,
 ): RequestKeys {
-  const vid = varyId(config, parsed, varyHeaders);
+  const vid = varyId(config, parsed, varyHeaders, adapter);
   if (vid === '_' && parsed.plain?.prefix === prefix) return parsed.plain.keys;
   const base = `${prefix}{${parsed.rid}}:`;
   const { label } = parsed;
@@ -167,36 +198,6 @@ export function fullPath(config: {
   return url;
 }
 
-/** Query pairs from the URL and `params`, sorted by name then value, as one string. */
-export function canonicalQuery(fromUrl: URLSearchParams, params: unknown): string {
-  const pairs: [string, string][] = [];
-  for (const pair of fromUrl) pairs.push(pair);
-  if (params instanceof URLSearchParams) {
-    for (const pair of params) pairs.push(pair);
-  } else if (params !== undefined && params !== null) {
-    if (typeof params === 'object') {
-      for (const [name, value] of Object.entries(params)) {
-        if (Array.isArray(value)) {
-          for (const item of value) if (item !== undefined && item !== null) pairs.push([`${name}[]`, scalar(item)]);
-        } else if (value !== undefined && value !== null) {
-          pairs.push([name, scalar(value)]);
-        }
-      }
-    } else {
-      pairs.push(['', scalar(params)]);
-    }
-  }
-  if (pairs.length === 0) return '';
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-}
-
-function scalar(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'object' && value !== null) return canonicalJson(value);
-  return String(value);
-}
-
 /** JSON with object keys sorted at every level, so equal values always give equal text. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
@@ -227,6 +228,7 @@ function varyId(
   config: KeyedConfig,
   url: { username: string; password: string },
   varyHeaders: readonly string[],
+  adapter: string,
 ): string {
   const parts: string[] = [];
   for (const name of varyHeaders) {
@@ -240,6 +242,11 @@ function varyId(
   const encoding = config.responseEncoding?.toLowerCase();
   if (encoding && encoding !== 'utf8' && encoding !== 'utf-8') parts.push(`encoding:${encoding}`);
   if (config.decompress === false) parts.push('raw');
+  // Where the request goes and what comes back: another daemon's socket, another adapter's body types, a
+  // redirect answered as it is instead of followed.
+  if (config.socketPath) parts.push(`socket:${config.socketPath}`);
+  if (adapter !== 'http') parts.push(`adapter:${adapter}`);
+  if (config.maxRedirects === 0) parts.push('nofollow');
   return parts.length === 0 ? '_' : hash128('vary', ...parts);
 }
 

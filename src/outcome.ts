@@ -1,26 +1,43 @@
+import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { bytesToBody, type Entry, type EntryMeta } from './entry.js';
 import type { ResponseHead } from './replay.js';
+
+/** The upstream call a fill made: whose config it ran with, and the adapter's own answer. */
+export interface UpstreamCall {
+  /** The config of the caller that owned the call (see `Flight.owner`): that caller gets `response` itself. */
+  readonly config: InternalAxiosRequestConfig;
+  readonly response: AxiosResponse;
+  /** The adapter's own rejection when `validateStatus` refused the status (it carries `response`). */
+  readonly rejection: AxiosError | null;
+}
 
 /**
  * What a fill produced, shared by every caller of the flight; each caller builds its own response from it.
  * `source`: `store` (fresh entry), `stale` (stale entry served), `fleet` (entry filled meanwhile by another
- * process), `upstream` (fetched here).
+ * process), `upstream` (fetched here: `upstream` says by whom).
  */
 export type Outcome =
   | {
       kind: 'response';
       source: 'store' | 'stale' | 'fleet' | 'upstream';
       head: ResponseHead;
-      /** All headers as the upstream sent them (incl. set-cookie): given only to the request that fetched. */
-      upstreamHeaders: ResponseHead['headers'] | null;
-      /** A fresh copy of the body for each call. */
+      /** A copy of the body for each caller that replays it (never the owner's own data). */
       body: () => unknown;
+      /** Length of the stored body in bytes (entries only; what `maxContentLength` is checked against). */
+      bodyBytes: number;
       createdAt: number;
+      /** The shared `request` of an upstream answer (replays of an entry build their own). */
       request: unknown;
       /** The stored answer's shared metadata, when the outcome comes from a decoded entry that has it. */
       meta?: EntryMeta | undefined;
+      upstream?: UpstreamCall;
     }
-  | { kind: 'error'; error: unknown };
+  | {
+      kind: 'error';
+      error: unknown;
+      /** The config the failed upstream call ran with (its owner gets `error` itself), or `null`. */
+      config: InternalAxiosRequestConfig | null;
+    };
 
 /** An outcome served from a stored entry. */
 export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet'): Outcome {
@@ -28,27 +45,16 @@ export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet'):
     kind: 'response',
     source,
     head: entry,
-    upstreamHeaders: null,
     body: () => bytesToBody(entry),
+    bodyBytes: entry.body.byteLength,
     createdAt: entry.createdAt,
     request: undefined,
     meta: entry.meta,
   };
 }
 
-/** The first call gets the upstream's own data; every later call gets a copy (callers never share). */
-export function handOut(data: unknown): () => unknown {
-  let taken = false;
-  return () => {
-    if (!taken) {
-      taken = true;
-      return data;
-    }
-    return copyData(data);
-  };
-}
-
-function copyData(data: unknown): unknown {
+/** A copy of an upstream answer's data for a caller other than its owner (callers never share data). */
+export function copyData(data: unknown): unknown {
   if (data === null || typeof data !== 'object') return data; // strings and scalars are immutable
   if (Buffer.isBuffer(data)) return Buffer.from(data);
   if (data instanceof ArrayBuffer) return data.slice(0);

@@ -22,6 +22,10 @@ export interface ResponseHead {
   status: number;
   statusText: string;
   headers: Readonly<Record<string, string | string[]>>;
+  /** Redirects followed to get this answer (0 when the adapter does not tell). */
+  redirects: number;
+  /** The URL that answered, when the adapter tells it, or `''`. */
+  finalUrl: string;
 }
 
 /**
@@ -72,14 +76,82 @@ export function settleReplay(
 }
 
 /**
- * The caller's own copy of an upstream failure that carried no response (network error, timeout of the
- * shared call): same message and code, the caller's config, the original as `cause`.
+ * A caller's own copy of a failure that another caller's upstream call met (a joiner's error): the same
+ * class, name, code, message, cause and everything else the original carries, with the caller's `config`.
  */
 export function errorForCaller(error: unknown, config: InternalAxiosRequestConfig): unknown {
-  if (!(error instanceof AxiosError)) return error;
-  const copy = new AxiosError(error.message, error.code, config, error.request);
-  copy.cause = error;
+  if (!(error instanceof Error)) return error;
+  const copy = Object.create(Object.getPrototypeOf(error), Object.getOwnPropertyDescriptors(error)) as Error & {
+    config?: unknown;
+  };
+  if ('config' in error) copy.config = config;
   return copy;
+}
+
+/**
+ * Whether a stored answer is what this caller's own limits would have let through: no more redirects than
+ * its `maxRedirects`, no larger body than its `maxContentLength`. A caller it does not fit goes upstream
+ * itself (and gets the adapter's own answer or error).
+ */
+export function fitsCaller(
+  head: Pick<ResponseHead, 'redirects'>,
+  bodyBytes: number,
+  config: InternalAxiosRequestConfig,
+): boolean {
+  if (typeof config.maxRedirects === 'number' && head.redirects > config.maxRedirects) return false;
+  const limit = config.maxContentLength;
+  return !(typeof limit === 'number' && limit > -1 && bodyBytes > limit);
+}
+
+/**
+ * `response.request` of an answer replayed from a stored entry: a plain object with what users read there.
+ * For the fetch adapter, `url` (the requested URL, as its `Request` has it); for the others, `res.responseUrl`
+ * (the URL that answered after redirects, as the http adapter's request has it, when it had one) and
+ * `res.statusCode`. `fromCache: true` tells it apart from a live request.
+ */
+export function replayRequest(head: ResponseHead, config: InternalAxiosRequestConfig, adapter: string): object {
+  const method = (config.method ?? 'get').toUpperCase();
+  const url = head.finalUrl === '' ? undefined : head.finalUrl;
+  if (adapter === 'fetch') return { fromCache: true, method, url };
+  return { fromCache: true, method, res: { responseUrl: url, statusCode: head.status } };
+}
+
+/**
+ * Tell a caller's `onDownloadProgress` that the whole body arrived, in one event shaped as axios' own: for
+ * a replay, no bytes come over the network. Exceptions thrown by the listener are ignored.
+ */
+export function reportDownload(config: InternalAxiosRequestConfig, data: unknown, head: ResponseHead): void {
+  const listener = config.onDownloadProgress;
+  if (typeof listener !== 'function') return;
+  const loaded = byteLength(data);
+  const declared = Number(head.headers['content-length']);
+  const total = Number.isFinite(declared) && declared >= 0 ? declared : loaded;
+  try {
+    listener({
+      loaded,
+      total,
+      progress: total ? loaded / total : undefined,
+      bytes: loaded,
+      rate: undefined,
+      estimated: undefined,
+      lengthComputable: true,
+      download: true,
+    } as unknown as Parameters<typeof listener>[0]);
+  } catch {
+    // A progress listener must not change the answer.
+  }
+}
+
+function byteLength(data: unknown): number {
+  if (data === undefined || data === null) return 0;
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  try {
+    return Buffer.byteLength(JSON.stringify(data) ?? '');
+  } catch {
+    return 0;
+  }
 }
 
 /** Attach cache info to a response produced by the base adapter (or to the response of its error). */

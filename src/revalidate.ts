@@ -4,7 +4,7 @@ import { leaseToken } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
-import { callUpstream, detachedConfig, responseHeads } from './upstream.js';
+import { callUpstream, detachedConfig, responseHead } from './upstream.js';
 
 /**
  * Refresh an entry in the background (stale-while-revalidate, early refresh): at most one refresh per key
@@ -56,12 +56,11 @@ async function refresh(
     const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockTtlMs;
     const result = await callUpstream(state, detachedConfig(config, { timeout }));
     if (!result.ok || result.response.status >= 500) return;
-    const { head } = responseHeads(result.response);
     const written = await writeEntry(
       state,
       keys,
       request,
-      head,
+      responseHead(result.response),
       result.response.data,
       Date.now(),
       result.fetchMs,

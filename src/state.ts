@@ -13,6 +13,8 @@ export interface CacheState {
   readonly options: ResolvedOptions;
   /** The instance's own adapter, resolved once by `withCache`. */
   readonly base: AxiosAdapter;
+  /** The kind of `base`: `http`, `fetch`, `xhr`, or `custom` (part of the keys: adapters return different body types). */
+  readonly adapterKind: string;
   readonly guard: StoreGuard;
   /** In-process fills by key (single flight). */
   readonly flights: FlightMap<Outcome>;

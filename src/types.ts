@@ -2,40 +2,32 @@ import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { RequestCacheOptions } from './options.js';
 import type { CacheInfo } from './replay.js';
 
-/** A request config that may carry per-request cache options. */
-export type CachedRequestConfig<D = any> = AxiosRequestConfig<D> & {
-  /** `false` bypasses the cache for this request; an object overrides instance options. */
-  cache?: false | RequestCacheOptions;
-};
-
-/** A response of a cached instance: every response says how the cache served it. */
-export type CachedResponse<T = any, D = any> = AxiosResponse<T, D> & {
-  cache: CacheInfo;
-};
-
-type Method = <T = any, R = CachedResponse<T>, D = any>(url: string, config?: CachedRequestConfig<D>) => Promise<R>;
-type MethodWithData = <T = any, R = CachedResponse<T>, D = any>(
-  url: string,
-  data?: D,
-  config?: CachedRequestConfig<D>,
-) => Promise<R>;
-
-type RequestMethods = 'request' | 'get' | 'delete' | 'head' | 'options' | 'post' | 'put' | 'patch';
-
 /**
- * The axios instance returned by `withCache`: the same object, typed so that `config.cache` type-checks
- * and `response.cache` is always present. Written against axios' stable generics (`T`, `D`) so that it
- * holds for every axios 1.x release.
+ * Module augmentation: `cache` type-checks on every request config axios users touch (`AxiosRequestConfig`,
+ * and through it `InternalAxiosRequestConfig` in interceptors, `postForm`, …), and every response may carry
+ * `response.cache`. The type parameters repeat axios' own (`D, P` since axios 1.19, the oldest release of
+ * the peer range: interface merging needs them identical).
  */
-export interface CachedAxiosInstance extends Omit<AxiosInstance, RequestMethods> {
-  <T = any, R = CachedResponse<T>, D = any>(config: CachedRequestConfig<D>): Promise<R>;
-  <T = any, R = CachedResponse<T>, D = any>(url: string, config?: CachedRequestConfig<D>): Promise<R>;
-  request<T = any, R = CachedResponse<T>, D = any>(config: CachedRequestConfig<D>): Promise<R>;
-  get: Method;
-  delete: Method;
-  head: Method;
-  options: Method;
-  post: MethodWithData;
-  put: MethodWithData;
-  patch: MethodWithData;
+declare module 'axios' {
+  interface AxiosRequestConfig<D = any, P = any> {
+    /** Per-request cache options (axios-redis-cache): `false` bypasses the cache; an object overrides instance options. */
+    cache?: false | RequestCacheOptions;
+  }
+  // biome-ignore lint/complexity/noBannedTypes: axios' own declaration; merged declarations must repeat it.
+  interface AxiosResponse<T = any, D = any, H = {}, P = any> {
+    /**
+     * How axios-redis-cache answered (absent when the request did not go through a cached instance's
+     * adapter, e.g. when a mock adapter or a per-request `adapter` replaced it).
+     */
+    cache?: CacheInfo;
+  }
 }
+
+/** The instance `withCache` returns: an `AxiosInstance` (assignable wherever one is expected). */
+export type CachedAxiosInstance = AxiosInstance;
+
+/** A request config that may carry per-request cache options (any `AxiosRequestConfig`). */
+export type CachedRequestConfig<D = any> = AxiosRequestConfig<D>;
+
+/** A response that went through the cache: `cache` is present. */
+export type CachedResponse<T = any, D = any> = AxiosResponse<T, D> & { cache: CacheInfo };

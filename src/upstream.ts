@@ -3,8 +3,13 @@ import { plainHeaders, storableHeaders } from './entry.js';
 import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
 
-/** The upstream's answer (any status), or a failure that carried no response. */
-export type UpstreamResult = { ok: true; response: AxiosResponse; fetchMs: number } | { ok: false; error: unknown };
+/**
+ * The upstream's answer (any status; `rejection` is the adapter's own error when `validateStatus` refused
+ * it), or a failure that carried no response.
+ */
+export type UpstreamResult =
+  | { ok: true; response: AxiosResponse; rejection: AxiosError | null; fetchMs: number }
+  | { ok: false; error: unknown };
 
 /**
  * Call the instance's own adapter. A rejection that carries a response (a status refused by
@@ -14,10 +19,10 @@ export async function callUpstream(state: CacheState, config: InternalAxiosReque
   const started = performance.now();
   try {
     const response = await state.base(config);
-    return { ok: true, response, fetchMs: performance.now() - started };
+    return { ok: true, response, rejection: null, fetchMs: performance.now() - started };
   } catch (error) {
     if (error instanceof AxiosError && error.response) {
-      return { ok: true, response: error.response, fetchMs: performance.now() - started };
+      return { ok: true, response: error.response, rejection: error, fetchMs: performance.now() - started };
     }
     return { ok: false, error };
   }
@@ -32,17 +37,27 @@ export function detachedConfig(
   return { ...config, signal: undefined, cancelToken: undefined, ...overrides } as InternalAxiosRequestConfig;
 }
 
+/** What an adapter's `response.request` tells about redirects: http's `res.redirects`, `res.responseUrl`. */
+interface RequestTrail {
+  res?: { responseUrl?: unknown; redirects?: unknown };
+  /** follow-redirects' request behind the http adapter: it counts the redirects it followed. */
+  _redirectable?: { _redirectCount?: unknown };
+  url?: unknown;
+}
+
 /**
- * The status line and headers of an upstream answer: the storable head (shared with every caller and the
- * store) and all headers as sent (for the request that fetched). Adapters may omit `statusText`.
+ * The storable status line and headers of an upstream answer (adapters may omit `statusText`), with the
+ * redirects it followed and the URL that answered, as far as the adapter tells them.
  */
-export function responseHeads(response: AxiosResponse): {
-  head: ResponseHead;
-  upstreamHeaders: ResponseHead['headers'];
-} {
-  const upstreamHeaders = plainHeaders(response.headers);
+export function responseHead(response: AxiosResponse): ResponseHead {
+  const trail = response.request as RequestTrail | undefined;
+  const counted = trail?._redirectable?._redirectCount;
+  const finalUrl = trail?.res?.responseUrl ?? trail?.url;
   return {
-    head: { status: response.status, statusText: response.statusText ?? '', headers: storableHeaders(upstreamHeaders) },
-    upstreamHeaders,
+    status: response.status,
+    statusText: response.statusText ?? '',
+    headers: storableHeaders(plainHeaders(response.headers)),
+    redirects: typeof counted === 'number' ? counted : 0,
+    finalUrl: typeof finalUrl === 'string' ? finalUrl : '',
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { createCachingAdapter } from './adapter.js';
+import { CACHING_ADAPTER, createCachingAdapter } from './adapter.js';
 import { FlightMap } from './coalesce.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
 import { invalidationChannel, receiveInvalidation } from './invalidation.js';
@@ -20,17 +20,30 @@ const states = new WeakMap<object, CacheState>();
  * options type-check and every response carries `response.cache`.
  *
  * Every option is validated here: a bad value throws {@link CacheOptionError} naming the option and value.
+ * The default export (`withCache(axios)`) is refused: every instance later made with `axios.create()` —
+ * other libraries' too — would inherit the cache. An instance that already has a cache in its adapter
+ * (installed, or inherited through `create()`) is refused with {@link CacheAlreadyInstalledError}.
  */
 export function withCache(instance: AxiosInstance, options?: CacheOptions): CachedAxiosInstance {
   if (!isAxiosInstance(instance)) throw new CacheOptionError('instance', instance, 'an axios instance');
-  if (states.has(instance)) throw new CacheAlreadyInstalledError();
+  if (isDefaultExport(instance)) {
+    throw new CacheOptionError(
+      'instance',
+      'the default axios export',
+      "an instance of your own: withCache(axios.create({ ... })) (withCache(axios) would also cache every instance later made with axios.create(), other libraries' included)",
+    );
+  }
+  if (states.has(instance) || hasCachingAdapter(instance.defaults.adapter)) throw new CacheAlreadyInstalledError();
   const resolved = resolveOptions(options);
   const counters = newCounters();
+  const base = axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig);
+  const adapterKind = adapterKindOf(instance.defaults.adapter, base);
   const state: CacheState = {
     options: resolved,
-    base: axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig),
+    base,
+    adapterKind,
     guard: new StoreGuard(resolved.store, resolved, counters),
-    flights: new FlightMap(),
+    flights: new FlightMap(adapterKind),
     present: new Set(),
     metas: new Map(),
     refreshing: new Set(),
@@ -105,6 +118,40 @@ export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): Ca
 /** The store behind a cached instance (e.g. to inspect a {@link MemoryStore} in tests). */
 export function getCacheStore(instance: CachedAxiosInstance | AxiosInstance): CacheStore {
   return cacheStateOf(instance).options.store;
+}
+
+/**
+ * `http`, `fetch`, `xhr` for axios' own adapters; `custom` for any other (a test double, your own). From the
+ * setting (a name, a function or a list, of which axios takes the first it can use) and what it resolved to.
+ */
+function adapterKindOf(setting: unknown, resolved: unknown): string {
+  for (const item of Array.isArray(setting) ? setting : [setting]) {
+    if (typeof item === 'function') return item === resolved ? knownName(item) : 'custom';
+    if (typeof item !== 'string') continue;
+    try {
+      axios.getAdapter(item); // the first name available here is the one axios resolved
+      return item.toLowerCase();
+    } catch {
+      // Not available here: axios went on to the next one.
+    }
+  }
+  return knownName(resolved);
+}
+
+function knownName(adapter: unknown): string {
+  const name = (adapter as { adapterName?: unknown } | null)?.adapterName;
+  return typeof name === 'string' && name ? name : 'custom';
+}
+
+/** The default export carries the library's classes (`axios.Axios`); instances from `create()` do not. */
+function isDefaultExport(instance: AxiosInstance): boolean {
+  return typeof (instance as { Axios?: unknown }).Axios === 'function' || instance.defaults === axios.defaults;
+}
+
+/** Whether an adapter setting (a function, a name, or a list of them) includes a caching adapter. */
+function hasCachingAdapter(adapter: unknown): boolean {
+  if (Array.isArray(adapter)) return adapter.some(hasCachingAdapter);
+  return typeof adapter === 'function' && (adapter as { [CACHING_ADAPTER]?: boolean })[CACHING_ADAPTER] === true;
 }
 
 function isAxiosInstance(value: unknown): value is AxiosInstance {

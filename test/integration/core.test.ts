@@ -41,20 +41,20 @@ describe('hits, misses and expiry (counted at the upstream)', () => {
     const first = await api.get('/dkim/example.com');
     const second = await api.get('/dkim/example.com');
     expect(upstream.calls('/dkim/example.com')).toBe(1);
-    expect(first.cache.status).toBe('miss');
-    expect(second.cache.status).toBe('hit');
+    expect(first.cache?.status).toBe('miss');
+    expect(second.cache?.status).toBe('hit');
     expect(second.data).toEqual(first.data);
-    expect(second.cache.key).toBe(first.cache.key);
-    expect(await redis.exists(first.cache.key as string)).toBe(1);
+    expect(second.cache?.key).toBe(first.cache?.key);
+    expect(await redis.exists(first.cache?.key as string)).toBe(1);
   });
 
   it('stores with a Redis expiry equal to the TTL', async () => {
     const res = await api.get('/ttl', { cache: { ttl: 30 } });
-    const pttl = await redis.pttl(res.cache.key as string);
+    const pttl = await redis.pttl(res.cache?.key as string);
     expect(pttl).toBeGreaterThan(29_000);
     expect(pttl).toBeLessThanOrEqual(30_000);
     const fractional = await api.get('/ttl-fraction', { cache: { ttl: 2.5 } });
-    const pttl2 = await redis.pttl(fractional.cache.key as string);
+    const pttl2 = await redis.pttl(fractional.cache?.key as string);
     expect(pttl2).toBeGreaterThan(2_000);
     expect(pttl2).toBeLessThanOrEqual(2_500);
   });
@@ -65,25 +65,30 @@ describe('hits, misses and expiry (counted at the upstream)', () => {
     expect(upstream.calls('/short')).toBe(1);
     await new Promise((r) => setTimeout(r, 150));
     const after = await api.get('/short', { cache: { ttl: 0.1 } });
-    expect(after.cache.status).toBe('miss');
+    expect(after.cache?.status).toBe('miss');
     expect(upstream.calls('/short')).toBe(2);
   });
 
-  it('keys params in any order to the same entry', async () => {
-    await api.get('/q?b=2&a=1');
+  it('keys a request by the URL it puts on the wire: params, or the same query in the URL', async () => {
+    await api.get('/q?a=1&b=2');
     const second = await api.get('/q', { params: { a: 1, b: 2 } });
     const third = await api.get('/q', {
       params: new URLSearchParams([
-        ['b', '2'],
         ['a', '1'],
+        ['b', '2'],
       ]),
     });
-    expect(second.cache.status).toBe('hit');
-    expect(third.cache.status).toBe('hit');
+    expect(second.cache?.status).toBe('hit');
+    expect(third.cache?.status).toBe('hit');
     expect(upstream.calls('/q')).toBe(1);
-    const other = await api.get('/q', { params: { a: 1, b: 3 } });
-    expect(other.cache.status).toBe('miss');
+    // The same pairs in another order are another request on the wire: the upstream answers it.
+    const reordered = await api.get('/q?b=2&a=1');
+    expect(reordered.cache?.status).toBe('miss');
+    expect(upstream.received.at(-1)?.url).toBe('/q?b=2&a=1');
     expect(upstream.calls('/q')).toBe(2);
+    const other = await api.get('/q', { params: { a: 1, b: 3 } });
+    expect(other.cache?.status).toBe('miss');
+    expect(upstream.calls('/q')).toBe(3);
   });
 });
 
@@ -94,17 +99,17 @@ describe('per-request options', () => {
     expect(bypassed.cache).toEqual({ status: 'bypass', key: null, age: 0 });
     expect(upstream.calls('/bypass')).toBe(2);
     const stillCached = await api.get('/bypass');
-    expect(stillCached.cache.status).toBe('hit');
+    expect(stillCached.cache?.status).toBe('hit');
     expect(stillCached.data.call).toBe(first.data.call);
   });
 
   it('refresh: true fetches and overwrites', async () => {
     const first = await api.get('/refresh');
     const refreshed = await api.get('/refresh', { cache: { refresh: true } });
-    expect(refreshed.cache.status).toBe('miss');
+    expect(refreshed.cache?.status).toBe('miss');
     expect(refreshed.data.call).not.toBe(first.data.call);
     const after = await api.get('/refresh');
-    expect(after.cache.status).toBe('hit');
+    expect(after.cache?.status).toBe('hit');
     expect(after.data.call).toBe(refreshed.data.call);
     expect(upstream.calls('/refresh')).toBe(2);
   });
@@ -122,7 +127,7 @@ describe('what is not cached', () => {
   it('does not cache POST', async () => {
     await api.post('/orders', { a: 1 });
     const second = await api.post('/orders', { a: 1 });
-    expect(second.cache.status).toBe('bypass');
+    expect(second.cache?.status).toBe('bypass');
     expect(upstream.calls('/orders')).toBe(2);
     expect(upstream.received.at(-1)?.body).toBe('{"a":1}');
   });
@@ -157,7 +162,7 @@ describe('what is not cached', () => {
     expect(second.code).toBe(AxiosError.ERR_BAD_REQUEST);
     expect(second.response?.status).toBe(404);
     expect(second.response?.data).toEqual({ error: 'gone' });
-    expect((second.response as unknown as { cache: { status: string } }).cache.status).toBe('hit');
+    expect((second.response as unknown as { cache: { status: string } }).cache?.status).toBe('hit');
     expect(first.message).toBe(second.message);
     expect(upstream.calls('/gone')).toBe(1);
   });
@@ -182,7 +187,7 @@ describe('bodies and headers', () => {
     });
     const miss = await api.get('/blob.bin', { responseType: 'arraybuffer' });
     const hit = await api.get('/blob.bin', { responseType: 'arraybuffer' });
-    expect(hit.cache.status).toBe('hit');
+    expect(hit.cache?.status).toBe('hit');
     expect(Buffer.compare(Buffer.from(hit.data), bytes)).toBe(0);
     expect(Buffer.compare(Buffer.from(miss.data), bytes)).toBe(0);
     expect(upstream.calls('/blob.bin')).toBe(1);
@@ -199,7 +204,7 @@ describe('bodies and headers', () => {
     expect(miss.headers['set-cookie']).toEqual(['session=abc']);
     expect(hit.headers['set-cookie']).toBeUndefined();
     expect(hit.headers['x-key-version']).toBe('7');
-    const raw = (await redis.getBuffer(hit.cache.key as string)) as Buffer;
+    const raw = (await redis.getBuffer(hit.cache?.key as string)) as Buffer;
     expect(raw.includes('session=abc')).toBe(false);
   });
 });
@@ -209,8 +214,8 @@ describe('credentials', () => {
     const alice = await api.get('/me', { headers: { Authorization: 'Bearer alice-token' } });
     const bob = await api.get('/me', { headers: { Authorization: 'Bearer bob-token' } });
     const aliceAgain = await api.get('/me', { headers: { Authorization: 'Bearer alice-token' } });
-    expect(bob.cache.status).toBe('miss');
-    expect(aliceAgain.cache.status).toBe('hit');
+    expect(bob.cache?.status).toBe('miss');
+    expect(aliceAgain.cache?.status).toBe('hit');
     expect(aliceAgain.data.call).toBe(alice.data.call);
     expect(upstream.calls('/me')).toBe(2);
     const keys = await redis.keys(`${prefix}*`);
@@ -232,7 +237,7 @@ describe('coalescing', () => {
     });
     const responses = await Promise.all(Array.from({ length: 100 }, () => api.get('/popular')));
     expect(upstream.calls('/popular')).toBe(1);
-    const statuses = responses.map((r) => r.cache.status);
+    const statuses = responses.map((r) => r.cache?.status);
     expect(statuses.filter((s) => s === 'miss')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'coalesced')).toHaveLength(99);
     expect(new Set(responses.map((r) => r.data)).size).toBe(100); // each caller owns its data
@@ -245,8 +250,8 @@ describe('eviction', () => {
     await api.get('/dkim/a.com', { headers: { Authorization: 'two' } });
     await api.get('/dkim/b.com');
     expect(await evict(api, '/dkim/a.com')).toBe(2);
-    expect((await api.get('/dkim/a.com', { headers: { Authorization: 'one' } })).cache.status).toBe('miss');
-    expect((await api.get('/dkim/b.com')).cache.status).toBe('hit');
+    expect((await api.get('/dkim/a.com', { headers: { Authorization: 'one' } })).cache?.status).toBe('miss');
+    expect((await api.get('/dkim/b.com')).cache?.status).toBe('hit');
     expect(await evict(api, { url: '/dkim/b.com', method: 'get' })).toBe(1);
     expect(await evict(api, '/never-cached')).toBe(0);
   });
@@ -256,8 +261,8 @@ describe('eviction', () => {
     await api.get('/t/2', { cache: { tags: ['domain:a', 'all'] } });
     await api.get('/t/3', { cache: { tags: ['domain:b'] } });
     expect(await evictTags(api, ['domain:a'])).toBe(2);
-    expect((await api.get('/t/1')).cache.status).toBe('miss');
-    expect((await api.get('/t/3')).cache.status).toBe('hit');
+    expect((await api.get('/t/1')).cache?.status).toBe('miss');
+    expect((await api.get('/t/3')).cache?.status).toBe('hit');
   });
 
   it('clearCache removes everything under the prefix and nothing else', async () => {
@@ -269,7 +274,7 @@ describe('eviction', () => {
     const removed = await clearCache(api);
     expect(removed).toBeGreaterThanOrEqual(2);
     expect(await redis.get('foreign:key')).toBe('keep me');
-    expect((await api.get('/c/1')).cache.status).toBe('miss');
+    expect((await api.get('/c/1')).cache?.status).toBe('miss');
     // A prefix that merely starts with ours is still ours: "t1:" clears "t1:other:x..." too. Use distinct prefixes.
     await redis.del('foreign:key');
   });
@@ -281,12 +286,12 @@ describe('representations', () => {
     const bytes = await api.get('/doc', { responseType: 'arraybuffer' });
     expect(typeof text.data).toBe('object');
     expect(Buffer.isBuffer(bytes.data)).toBe(true);
-    expect(bytes.cache.status).toBe('miss');
+    expect(bytes.cache?.status).toBe('miss');
     const bytesHit = await api.get('/doc', { responseType: 'arraybuffer' });
     const textHit = await api.get('/doc', { responseType: 'json' });
     expect(Buffer.isBuffer(bytesHit.data)).toBe(true);
     expect(textHit.data).toEqual(text.data);
-    expect([bytesHit.cache.status, textHit.cache.status]).toEqual(['hit', 'hit']);
+    expect([bytesHit.cache?.status, textHit.cache?.status]).toEqual(['hit', 'hit']);
     expect(await evict(api, '/doc')).toBe(2);
   });
 });
@@ -299,9 +304,9 @@ describe('eviction by pattern and by response tags', () => {
     await api.get('/domainsX/c.com');
     await api.get('/users/1');
     expect(await evict(api, '/domains/*')).toBe(3);
-    expect((await api.get('/domains/a.com/dkim')).cache.status).toBe('miss');
-    expect((await api.get('/domainsX/c.com')).cache.status).toBe('hit');
-    expect((await api.get('/users/1')).cache.status).toBe('hit');
+    expect((await api.get('/domains/a.com/dkim')).cache?.status).toBe('miss');
+    expect((await api.get('/domainsX/c.com')).cache?.status).toBe('hit');
+    expect((await api.get('/users/1')).cache?.status).toBe('hit');
     await expect(evict(api, '/domains/*?x=1')).rejects.toMatchObject({ code: 'ERR_CACHE_OPTION' });
   });
 
@@ -309,7 +314,7 @@ describe('eviction by pattern and by response tags', () => {
     await api.get('/r/1.json');
     await api.get('/r/2.xml');
     expect(await evict(api, /\/r\/\d+\.json$/)).toBe(1);
-    expect((await api.get('/r/2.xml')).cache.status).toBe('hit');
+    expect((await api.get('/r/2.xml')).cache?.status).toBe('hit');
   });
 
   it('stores tags named by the upstream in a response header when tagHeader is set', async () => {
@@ -325,7 +330,7 @@ describe('eviction by pattern and by response tags', () => {
     await tagged.get('/h/a.com');
     await tagged.get('/h/b.com');
     expect(await evictTags(tagged, ['domain:a.com'])).toBe(1);
-    expect((await tagged.get('/h/b.com')).cache.status).toBe('hit');
+    expect((await tagged.get('/h/b.com')).cache?.status).toBe('hit');
     expect(await evictTags(tagged, ['dkim'])).toBe(1); // a.com's entry is already gone
   });
 });

@@ -25,7 +25,7 @@ describe('read batching', () => {
 
     const responses = await Promise.all(urls.map((url) => api.get(url)));
 
-    expect(responses.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));
+    expect(responses.map((r) => r.cache?.status)).toEqual(urls.map(() => 'hit'));
     expect(responses.map((r) => r.data.path)).toEqual(urls);
     expect(mget).toHaveBeenCalledTimes(1);
     expect(mget.mock.calls[0]?.[0]).toHaveLength(20);
@@ -40,7 +40,7 @@ describe('read batching', () => {
     await api.get('/batch/lone');
     const mget = vi.spyOn(redis, 'mgetBuffer');
     const get = vi.spyOn(redis, 'getBuffer');
-    expect((await api.get('/batch/lone')).cache.status).toBe('hit');
+    expect((await api.get('/batch/lone')).cache?.status).toBe('hit');
     expect(get).toHaveBeenCalledTimes(1);
     expect(mget).not.toHaveBeenCalled();
   });
@@ -52,7 +52,7 @@ describe('read batching', () => {
     const cold = paths(5, 'cold');
     for (const url of warm) await api.get(url);
     const responses = await Promise.all([...warm, ...cold].map((url) => api.get(url)));
-    expect(responses.map((r) => r.cache.status)).toEqual([...warm.map(() => 'hit'), ...cold.map(() => 'miss')]);
+    expect(responses.map((r) => r.cache?.status)).toEqual([...warm.map(() => 'hit'), ...cold.map(() => 'miss')]);
     expect(responses.map((r) => r.data.path)).toEqual([...warm, ...cold]);
     for (const url of [...warm, ...cold]) expect(suite.upstream.calls(url)).toBe(1);
   });
@@ -70,12 +70,12 @@ describe('read batching', () => {
     cork.mockRestore();
     await new Promise((resolve) => setImmediate(resolve));
     expect(redis.stream.writableCorked).toBe(0); // nothing left held
-    expect(first.map((r) => r.cache.status)).toEqual(urls.map(() => 'miss'));
+    expect(first.map((r) => r.cache?.status)).toEqual(urls.map(() => 'miss'));
     const again = await Promise.all(urls.map((url) => api.get(url)));
-    expect(again.map((r) => r.cache.status)).toEqual(urls.map(() => 'hit'));
+    expect(again.map((r) => r.cache?.status)).toEqual(urls.map(() => 'hit'));
     expect(again.map((r) => r.data.path)).toEqual(urls);
     for (const url of urls) expect(suite.upstream.calls(url)).toBe(1);
-    expect(await redis.exists(...urls.map((_, i) => first[i]?.cache.key as string))).toBe(30);
+    expect(await redis.exists(...urls.map((_, i) => first[i]?.cache?.key as string))).toBe(30);
   });
 
   it('sends queued reads before any later command, so commands reach Redis in the order they were made', async () => {
@@ -98,7 +98,7 @@ describe('read batching', () => {
     const mget = vi.spyOn(redis, 'mgetBuffer');
     const get = vi.spyOn(redis, 'getBuffer');
     const responses = await Promise.all(urls.map((url) => api.get(url)));
-    expect(responses.every((r) => r.cache.status === 'hit')).toBe(true);
+    expect(responses.every((r) => r.cache?.status === 'hit')).toBe(true);
     expect(get).toHaveBeenCalledTimes(6);
     expect(mget).not.toHaveBeenCalled();
   });
@@ -113,7 +113,7 @@ describe('read batching', () => {
     expect(responses.map((r) => r.data.path)).toEqual(urls);
     // Each read failed, so each request went on to the fill path, whose lease script re-reads the entry:
     // found there, it is served without an upstream call.
-    expect(responses.map((r) => r.cache.status)).toEqual(urls.map(() => 'coalesced'));
+    expect(responses.map((r) => r.cache?.status)).toEqual(urls.map(() => 'coalesced'));
     for (const url of urls) expect(suite.upstream.calls(url)).toBe(1);
     expect(getCacheStats(api).storeErrors).toBe(4);
   });

@@ -45,6 +45,11 @@ function heldUpstream(
       const signal = config.signal as AbortSignal | undefined;
       const cancel = () => reject(new CanceledError(undefined, config));
       if (!slowAbort) signal?.addEventListener('abort', cancel, { once: true });
+      // Like axios' adapters, the call ends when the config's own timeout passes.
+      if (config.timeout) {
+        const ms = config.timeout;
+        setTimeout(() => reject(new AxiosError(`timeout of ${ms}ms exceeded`, AxiosError.ECONNABORTED, config)), ms);
+      }
       void gate.promise.then(() => {
         signal?.removeEventListener('abort', cancel);
         if (signal?.aborted) return cancel();
@@ -91,14 +96,14 @@ describe('in-process coalescing', () => {
     const responses = await Promise.all(requests);
 
     expect(upstream.calls).toHaveLength(1);
-    const statuses = responses.map((r) => r.cache.status);
+    const statuses = responses.map((r) => r.cache?.status);
     expect(statuses.filter((s) => s === 'miss')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'coalesced')).toHaveLength(49);
     expect(new Set(responses).size).toBe(50);
     expect(new Set(responses.map((r) => r.data)).size).toBe(50);
     expect(new Set(responses.map((r) => r.headers)).size).toBe(50);
     for (const response of responses) expect(response.data).toEqual({ list: [1, 2] });
-    expect(new Set(responses.map((r) => r.cache.key)).size).toBe(1);
+    expect(new Set(responses.map((r) => r.cache?.key)).size).toBe(1);
 
     responses[0]?.data.list.push('mutated');
     responses[1]?.data.list.pop();
@@ -106,7 +111,7 @@ describe('in-process coalescing', () => {
     expect(getCacheStats(api)).toMatchObject({ misses: 1, coalesced: 49, inFlight: 0 });
 
     const hit = await api.get('/key');
-    expect(hit.cache.status).toBe('hit');
+    expect(hit.cache?.status).toBe('hit');
     expect(hit.data).toEqual({ list: [1, 2] });
   });
 
@@ -141,7 +146,7 @@ describe('in-process coalescing', () => {
     upstream.release();
     const responses = await Promise.all(requests);
     expect(upstream.calls).toHaveLength(5);
-    expect(responses.every((r) => r.cache.status === 'miss')).toBe(true);
+    expect(responses.every((r) => r.cache?.status === 'miss')).toBe(true);
     expect(getCacheStats(api).inFlight).toBe(0);
   });
 
@@ -158,7 +163,7 @@ describe('in-process coalescing', () => {
     upstream.release();
     const responses = await Promise.all(requests);
     expect(upstream.calls).toHaveLength(3);
-    expect(responses.map((r) => r.cache.status)).toEqual(['miss', 'coalesced', 'miss', 'miss']);
+    expect(responses.map((r) => r.cache?.status)).toEqual(['miss', 'coalesced', 'miss', 'miss']);
   });
 
   it('does not let refresh requests join a normal flight', async () => {
@@ -170,8 +175,8 @@ describe('in-process coalescing', () => {
     expect(upstream.calls).toHaveLength(2);
     upstream.release();
     const [a, b] = await Promise.all([normal, refresh]);
-    expect(a.cache.status).toBe('miss');
-    expect(b.cache.status).toBe('miss');
+    expect(a.cache?.status).toBe('miss');
+    expect(b.cache?.status).toBe('miss');
   });
 });
 
@@ -209,7 +214,7 @@ describe('failures and cancellation', () => {
     expect(upstream.calls).toHaveLength(2);
   });
 
-  it('keeps the shared call running when the caller that started it aborts', async () => {
+  it('aborts the call when its owner aborts, as axios would; the joiners go on with a call of their own', async () => {
     const { api, upstream } = setup();
     const leaderAbort = new AbortController();
     const leader = outcome(api.get('/key', { signal: leaderAbort.signal }));
@@ -218,14 +223,18 @@ describe('failures and cancellation', () => {
     await settle();
     leaderAbort.abort();
     const { error } = await leader;
+    // The owner's own signal reached its own call: it is aborted, and the owner gets the adapter's error.
     expect(axios.isCancel(error)).toBe(true);
-    expect(upstream.calls[0]?.signal?.aborted).toBe(false);
+    expect(upstream.calls[0]?.signal?.aborted).toBe(true);
+    expect(upstream.calls[0]?.signal).toBe(leaderAbort.signal);
 
+    // The joiners did not abort: they attend a new flight, whose first caller owns the next call.
+    await upstream.started();
+    expect(upstream.calls).toHaveLength(2);
     upstream.release();
     const responses = await Promise.all(joiners);
-    expect(responses.map((r) => r.cache.status)).toEqual(['coalesced', 'coalesced', 'coalesced']);
+    expect(responses.map((r) => r.cache?.status)).toEqual(['miss', 'coalesced', 'coalesced']);
     expect(responses[0]?.data).toEqual({ list: [1, 2] });
-    expect(upstream.calls).toHaveLength(1);
     expect(getCacheStats(api).inFlight).toBe(0);
   });
 
@@ -254,13 +263,13 @@ describe('failures and cancellation', () => {
 
     upstream.release();
     const [first, last] = await Promise.all([leader, patient]);
-    expect(first.cache.status).toBe('miss');
-    expect(last.cache.status).toBe('coalesced');
+    expect(first.cache?.status).toBe('miss');
+    expect(last.cache?.status).toBe('coalesced');
     expect(upstream.calls).toHaveLength(1);
     expect(getCacheStats(api).inFlight).toBe(0);
   });
 
-  it('aborts the shared upstream call when every caller has given up', async () => {
+  it('ends the call with its owner; a joiner that gave up is not called again, one that did not calls anew', async () => {
     const { api, upstream } = setup();
     const controllers = [new AbortController(), new AbortController()];
     const requests = [
@@ -270,15 +279,15 @@ describe('failures and cancellation', () => {
     await upstream.started();
     await settle();
     for (const controller of controllers) controller.abort();
-    expect(upstream.calls[0]?.signal?.aborted).toBe(false); // the timed request still waits
+    expect(upstream.calls[0]?.signal?.aborted).toBe(true); // the owner's own signal
     const results = await Promise.all(requests);
-    expect(upstream.calls[0]?.signal?.aborted).toBe(true);
     expect(axios.isCancel(results[0]?.error)).toBe(true);
     expect(axios.isCancel(results[1]?.error)).toBe(true);
+    // The timed joiner had not given up when the owner aborted: it made its own call, which timed out.
     expect((results[2]?.error as AxiosError | undefined)?.code).toBe('ECONNABORTED');
     await settle();
     expect(getCacheStats(api).inFlight).toBe(0);
-    expect(upstream.calls).toHaveLength(1);
+    expect(upstream.calls.map((c) => c.timeout)).toEqual([0, 5]);
   });
 
   it('rejects at once a request whose signal is already aborted, without calling upstream', async () => {
@@ -324,21 +333,24 @@ describe('failures and cancellation', () => {
   // that window joins the aborted flight and is rejected with ERR_CANCELED although nobody cancelled it.
   // Fix: remove the flight from the map when its controller is aborted (or have join() start a new flight
   // when `running.controller?.signal.aborted`).
-  it('does not hand a newcomer the cancellation of an abandoned flight', async () => {
+  it('does not hand a newcomer the cancellation of a flight whose owner aborted', async () => {
+    // An adapter that needs time to tear its connection down: the abort only lands at `release()`.
     const upstream = heldUpstream(undefined, true);
     const { api } = setup({}, upstream);
     const abort = new AbortController();
-    const abandoned = outcome(api.get('/key', { signal: abort.signal }));
+    const aborted = outcome(api.get('/key', { signal: abort.signal }));
     await upstream.started();
     abort.abort();
-    expect(axios.isCancel((await abandoned).error)).toBe(true);
-    expect(upstream.calls[0]?.signal?.aborted).toBe(true);
-
     const newcomer = outcome(api.get('/key'));
     await settle();
+    upstream.release();
+    // The owner gets its adapter's cancellation; the newcomer, who joined, makes a call of its own.
+    expect(axios.isCancel((await aborted).error)).toBe(true);
+    await upstream.started();
     upstream.release();
     const { value, error } = await newcomer;
     expect(error).toBeUndefined();
     expect((value as CachedResponse).data).toEqual({ list: [1, 2] });
+    expect(upstream.calls).toHaveLength(2);
   });
 });

@@ -21,11 +21,13 @@ const HEAD = {
   createdAt: 1_700_000_000_000,
   freshUntil: 1_700_000_060_000,
   tags: ['domain:example.com', 'ünïcode'],
+  redirects: 2,
+  finalUrl: 'https://api.test/final',
 };
 
 /** A complete entry around a body. */
 function entryOf(bodyKind: Entry['bodyKind'], body: Uint8Array, blobType = ''): Entry {
-  return { ...HEAD, fetchMs: 12, bodyKind, blobType, body } as Entry;
+  return { ...HEAD, fetchMs: 12, bodyKind, blobType, body };
 }
 
 /** Body → bytes → encoded entry → decoded entry → body, as a store round trip does. */

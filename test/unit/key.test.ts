@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosHeaders, type AxiosRequestConfig } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalQuery, fullPath, type RequestKeys, requestKeys, tagIndexKey } from '../../src/key.js';
+import { canonicalJson, fullPath, type RequestKeys, requestKeys, tagIndexKey } from '../../src/key.js';
 
 const PREFIX = 'test:';
 const VARY = ['authorization', 'cookie'];
@@ -22,21 +22,55 @@ function hashTag(key: string): string | null {
   return key.slice(open + 1, close);
 }
 
-describe('query canonicalisation', () => {
-  it('gives the same key for the query in the URL, in params, and in a URLSearchParams in another order', () => {
-    const inUrl = keysOf({ url: 'http://api.test/x?b=2&a=1' });
+describe('the query as axios puts it on the wire', () => {
+  it('gives the same key for params and the URL axios builds from them', () => {
+    const inUrl = keysOf({ url: 'http://api.test/x?a=1&b=2' });
     const inParams = keysOf({ url: 'http://api.test/x', params: { a: 1, b: 2 } });
     const inSearchParams = keysOf({
       url: 'http://api.test/x',
       params: new URLSearchParams([
-        ['b', '2'],
         ['a', '1'],
+        ['b', '2'],
       ]),
     });
-    const split = keysOf({ url: 'http://api.test/x?b=2', params: { a: '1' } });
+    const split = keysOf({ url: 'http://api.test/x?a=1', params: { b: '2' } });
     expect(inParams.entry).toBe(inUrl.entry);
     expect(inSearchParams.entry).toBe(inUrl.entry);
     expect(split.entry).toBe(inUrl.entry);
+  });
+
+  it('keeps the order of the query: repeated values and names in another order are other requests', () => {
+    const entries = [
+      keysOf({ url: 'http://api.test/x?a=1&a=2' }).entry,
+      keysOf({ url: 'http://api.test/x?a=2&a=1' }).entry,
+      keysOf({ url: 'http://api.test/x?b=2&a=1' }).entry,
+      keysOf({ url: 'http://api.test/x?a=1&b=2' }).entry,
+      keysOf({ url: 'http://api.test/x', params: { ids: [2, 1] } }).entry,
+      keysOf({ url: 'http://api.test/x', params: { ids: [1, 2] } }).entry,
+    ];
+    expect(new Set(entries).size).toBe(entries.length);
+  });
+
+  it("uses the request's paramsSerializer, as axios does", () => {
+    const params = { ids: [1, 2] };
+    const plain = keysOf({ url: 'http://api.test/x', params });
+    const noIndexes = keysOf({ url: 'http://api.test/x', params, paramsSerializer: { indexes: null } });
+    const custom = keysOf({ url: 'http://api.test/x', params, paramsSerializer: () => 'ids=1,2' });
+    expect(new Set([plain.entry, noIndexes.entry, custom.entry]).size).toBe(3);
+    expect(noIndexes.entry).toBe(keysOf({ url: 'http://api.test/x?ids=1&ids=2' }).entry);
+    expect(custom.entry).toBe(keysOf({ url: 'http://api.test/x?ids=1,2' }).entry);
+  });
+
+  it('tells an object param from the same text written in the URL', () => {
+    expect(keysOf({ url: 'http://api.test/x', params: { f: { x: 1 } } }).entry).not.toBe(
+      keysOf({ url: 'http://api.test/x?f={"x":1}' }).entry,
+    );
+  });
+
+  it('cannot key a request whose params axios cannot serialize (axios raises its own error)', () => {
+    expect(
+      requestKeys({ url: 'http://api.test/x', params: { d: new Date(Number.NaN) } }, PREFIX, VARY, undefined),
+    ).toBe(null);
   });
 
   it('gives distinct keys for distinct query values, names and pair boundaries', () => {
@@ -52,18 +86,21 @@ describe('query canonicalisation', () => {
     ];
     expect(new Set(entries).size).toBe(entries.length);
   });
+});
 
-  it('sorts pairs by name then value, skips null/undefined params and encodes every component', () => {
-    expect(canonicalQuery(new URLSearchParams('z=1&a=2&a=1'), undefined)).toBe('a=1&a=2&z=1');
-    expect(canonicalQuery(new URLSearchParams(), { b: null, a: undefined, c: 'x y&z' })).toBe('c=x%20y%26z');
-    expect(canonicalQuery(new URLSearchParams(), { ids: [2, 1, null] })).toBe('ids%5B%5D=1&ids%5B%5D=2');
-    expect(canonicalQuery(new URLSearchParams(), { at: new Date(Date.UTC(2024, 0, 2)) })).toBe(
-      `at=${encodeURIComponent('2024-01-02T00:00:00.000Z')}`,
-    );
-    expect(canonicalQuery(new URLSearchParams(), { f: { b: 1, a: 2 } })).toBe(
-      `f=${encodeURIComponent('{"a":2,"b":1}')}`,
-    );
-    expect(canonicalQuery(new URLSearchParams(), null)).toBe('');
+describe('where the request goes and what comes back', () => {
+  it('varies on socketPath, the adapter, and whether redirects are followed', () => {
+    const url = 'http://localhost/x';
+    const entries = [
+      requestKeys({ url }, PREFIX, VARY, undefined)?.entry,
+      requestKeys({ url, socketPath: '/run/a.sock' }, PREFIX, VARY, undefined)?.entry,
+      requestKeys({ url, socketPath: '/run/b.sock' }, PREFIX, VARY, undefined)?.entry,
+      requestKeys({ url }, PREFIX, VARY, undefined, 'fetch')?.entry,
+      requestKeys({ url, maxRedirects: 0 }, PREFIX, VARY, undefined)?.entry,
+    ];
+    expect(new Set(entries).size).toBe(entries.length);
+    // Every variant of one request is still one request: evict finds them all through one index.
+    expect(new Set(entries.map((e) => hashTag(e ?? ''))).size).toBe(1);
   });
 });
 
@@ -295,11 +332,16 @@ describe('key layout', () => {
 });
 
 describe('custom cache.key', () => {
-  it('replaces the method and URL in the key, but still varies on credentials', () => {
+  it('replaces the URL in the key, keeps the method, and still varies on credentials', () => {
     const a = keysOf({ url: 'http://api.test/a' }, 'dkim:example.com');
-    const b = keysOf({ url: 'http://api.test/b?x=1', method: 'post', data: 'body' }, 'dkim:example.com');
+    const b = keysOf({ url: 'http://api.test/b?x=1' }, 'dkim:example.com');
     expect(b.entry).toBe(a.entry);
-    expect(a.label).toBe('key:dkim:example.com');
+    expect(a.label).toBe('key:GET:dkim:example.com');
+    // A HEAD's empty answer never answers a GET under the same key.
+    expect(keysOf({ url: 'http://api.test/a', method: 'head' }, 'dkim:example.com').entry).not.toBe(a.entry);
+    expect(keysOf({ url: 'http://api.test/a', method: 'post', data: 'body' }, 'dkim:example.com').entry).not.toBe(
+      a.entry,
+    );
     expect(keysOf({ url: 'http://api.test/a' }, 'dkim:example.org').entry).not.toBe(a.entry);
     expect(keysOf({ url: 'http://api.test/a' }).entry).not.toBe(a.entry);
     const withAuth = keysOf({ url: 'http://api.test/a', headers: { authorization: 'x' } }, 'dkim:example.com');
@@ -309,6 +351,6 @@ describe('custom cache.key', () => {
 
   it('keys a stream-bodied request when a custom key is given', () => {
     const keys = requestKeys({ url: 'http://api.test/u', method: 'post', data: new FormData() }, PREFIX, VARY, 'k');
-    expect(keys?.label).toBe('key:k');
+    expect(keys?.label).toBe('key:POST:k');
   });
 });

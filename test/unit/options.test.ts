@@ -192,8 +192,8 @@ describe('defaults', () => {
     expect(store).toBeInstanceOf(MemoryStore);
 
     const first = await api.get('/ok');
-    expect(first.cache.key?.startsWith('axios-cache:{')).toBe(true);
-    const raw = (store as MemoryStore).read(first.cache.key ?? '');
+    expect(first.cache?.key?.startsWith('axios-cache:{')).toBe(true);
+    const raw = (store as MemoryStore).read(first.cache?.key ?? '');
     expect(raw).not.toBeNull();
     const entry = decodeEntry(raw ?? new Uint8Array());
     expect(entry.freshUntil - entry.createdAt).toBe(60_000);
@@ -267,7 +267,7 @@ describe('per-request option validation', () => {
     const api = withCache(axios.create({ baseURL: 'http://api.test', adapter: upstream.adapter }));
     const statuses = [];
     for (const cache of [undefined, true, null, {}]) {
-      statuses.push((await api.get('/x', { cache: cache as never })).cache.status);
+      statuses.push((await api.get('/x', { cache: cache as never })).cache?.status);
     }
     expect(statuses).toEqual(['miss', 'hit', 'hit', 'hit']);
     expect(upstream.calls).toEqual(['get /x']);

@@ -191,11 +191,11 @@ describe('withCache over ioredis-mock', () => {
     const { instance, calls } = api(client);
     const miss = await instance.get('/dkim', { cache: { ttl: 30 } });
     const hit = await instance.get('/dkim');
-    expect(miss.cache.status).toBe('miss');
-    expect(hit.cache.status).toBe('hit');
+    expect(miss.cache?.status).toBe('miss');
+    expect(hit.cache?.status).toBe('hit');
     expect(hit.data).toEqual({ url: '/dkim', call: 1 });
     expect(calls).toEqual(['/dkim']);
-    const key = hit.cache.key ?? '';
+    const key = hit.cache?.key ?? '';
     expect(key.startsWith('svc:{')).toBe(true);
     const pttl = await client.pttl(key);
     expect(pttl).toBeGreaterThan(29_000);
@@ -208,7 +208,7 @@ describe('withCache over ioredis-mock', () => {
     const second = api(client);
     await first.instance.get('/shared');
     const fromOther = await second.instance.get('/shared');
-    expect(fromOther.cache.status).toBe('hit');
+    expect(fromOther.cache?.status).toBe('hit');
     expect(second.calls).toEqual([]);
   });
 
@@ -223,7 +223,7 @@ describe('withCache over ioredis-mock', () => {
     expect(await client.get('unrelated')).toBe('keep');
     expect(await client.get('svc2:x')).toBe('keep');
     expect((await client.keys('svc:*')).length).toBe(0);
-    expect((await instance.get('/a')).cache.status).toBe('miss');
+    expect((await instance.get('/a')).cache?.status).toBe('miss');
     expect(calls).toEqual(['/a', '/b', '/a']);
   });
 
@@ -233,8 +233,8 @@ describe('withCache over ioredis-mock', () => {
     Object.assign(client, { status: 'reconnecting' });
     const getBuffer = vi.spyOn(client, 'getBuffer');
     const set = vi.spyOn(client, 'set');
-    expect((await instance.get('/a')).cache.status).toBe('miss');
-    expect((await instance.get('/a')).cache.status).toBe('miss');
+    expect((await instance.get('/a')).cache?.status).toBe('miss');
+    expect((await instance.get('/a')).cache?.status).toBe('miss');
     expect(getBuffer).not.toHaveBeenCalled();
     expect(set).not.toHaveBeenCalled();
     expect(calls).toHaveLength(2);

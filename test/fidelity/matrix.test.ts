@@ -1,0 +1,78 @@
+import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CacheOptions, MemoryStore, withCache } from '../../src/index.js';
+import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { type AdapterName, CASES, type FidelityCase } from './cases.js';
+import { type Observation, observe } from './observe.js';
+import { type FidelityServer, startFidelityServer } from './server.js';
+
+/**
+ * The fidelity matrix: every case × the http and fetch adapters × the memory and Redis stores. Each answer
+ * a cached instance gives (miss, hit, joiner) must equal what plain axios gives to the same request.
+ */
+let server: FidelityServer;
+let redisServer: RedisServer;
+let redis: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  server = await startFidelityServer();
+  redisServer = await startRedis();
+  redis = redisServer.client();
+  redis.on('error', () => {});
+  await ready(redis);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await redisServer?.stop();
+  await server?.close();
+});
+
+function instance(adapter: AdapterName): AxiosInstance {
+  return axios.create({ baseURL: server.url, adapter });
+}
+
+function storeOptions(store: 'memory' | 'redis'): CacheOptions {
+  return {
+    store: store === 'memory' ? new MemoryStore() : redis,
+    prefix: `fidelity${++prefixes}:`,
+    // Statuses a user may choose to store too: the replay of a stored 404 must be axios' own rejection.
+    statuses: [[200, 299], 404],
+  };
+}
+
+/** Run one request, counting its `onDownloadProgress` calls when the case asks for it. */
+function send(api: AxiosInstance, config: AxiosRequestConfig, progress: boolean): Promise<Observation> {
+  if (!progress) return observe(() => api.request(config));
+  let calls = 0;
+  return observe(
+    () => api.request({ ...config, onDownloadProgress: () => void calls++ }),
+    () => calls > 0,
+  );
+}
+
+async function runCase(testCase: FidelityCase, adapter: AdapterName, store: 'memory' | 'redis'): Promise<void> {
+  const plain = instance(adapter);
+  const cached = withCache(instance(adapter), storeOptions(store));
+  const progress = testCase.progress === true;
+  for (const [r, round] of testCase.rounds.entries()) {
+    const answers = await Promise.all(round.map((make) => send(cached, make(server), progress)));
+    for (const [i, make] of round.entries()) {
+      const expected = await send(plain, make(server), progress);
+      expect(answers[i], `round ${r + 1}, request ${i + 1}`).toEqual(expected);
+    }
+  }
+}
+
+for (const store of ['memory', 'redis'] as const) {
+  for (const adapter of ['http', 'fetch'] as const) {
+    describe(`fidelity: ${adapter} adapter, ${store} store`, () => {
+      for (const testCase of CASES) {
+        if (testCase.adapters && !testCase.adapters.includes(adapter)) continue;
+        it(testCase.name, () => runCase(testCase, adapter, store));
+      }
+    });
+  }
+}
