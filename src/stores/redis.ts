@@ -4,8 +4,17 @@ import { ReadBatch } from './read-batch.js';
 import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, READ_OR_LEASE, WRITE_FILL } from './scripts.js';
 import { type CacheStore, type FillWrite, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
 
-/** An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. */
-export type IORedisClient = Redis | Cluster;
+/**
+ * An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. Declared by the members
+ * the cache recognises one by, so that the published types do not need ioredis (a memory-store user need
+ * not install it); every ioredis `Redis` and `Cluster` is one.
+ */
+export interface IORedisClient {
+  /** The connection state (`ready`, `connecting`, `reconnecting`, `end`, …). */
+  readonly status: string;
+  getBuffer(key: string): Promise<Buffer | null>;
+  evalsha(...args: any[]): Promise<unknown>;
+}
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -43,7 +52,10 @@ export function isIORedisClient(value: unknown): value is IORedisClient {
  * touches keys that share one hash tag, and pattern deletes SCAN every master.
  */
 export class RedisStore implements CacheStore {
+  /** The client you gave (the cache never connects, quits or reconfigures it). */
   readonly client: IORedisClient;
+  /** The same client, as the ioredis type it is. */
+  private readonly redis: Redis | Cluster;
   /** Each read is a new Buffer from the connection's parser: nothing else holds it. */
   readonly freshReads = true;
   private readonly scanCount: number;
@@ -55,7 +67,7 @@ export class RedisStore implements CacheStore {
 
   constructor(client: IORedisClient, options: RedisStoreOptions = {}) {
     if (!isIORedisClient(client)) throw new CacheOptionError('store', client, 'an ioredis Redis or Cluster client');
-    const keyPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix;
+    const keyPrefix = (client as { options?: { keyPrefix?: string } }).options?.keyPrefix;
     if (keyPrefix) {
       throw new CacheOptionError(
         'store',
@@ -68,11 +80,12 @@ export class RedisStore implements CacheStore {
       throw new CacheOptionError('scanCount', scanCount, 'a positive integer');
     }
     this.client = client;
+    this.redis = client as unknown as Redis | Cluster;
     this.scanCount = scanCount;
     this.cluster = (client as { isCluster?: boolean }).isCluster === true;
     const batchReads = options.batchReads ?? true;
     if (typeof batchReads !== 'boolean') throw new CacheOptionError('batchReads', batchReads, 'a boolean');
-    this.reads = batchReads && !this.cluster ? new ReadBatch(client as Redis) : null;
+    this.reads = batchReads && !this.cluster ? new ReadBatch(this.redis as Redis) : null;
   }
 
   /** Before any command other than a read: send the queued reads first, so that order is kept. */
@@ -89,7 +102,7 @@ export class RedisStore implements CacheStore {
   private beforeWrite(): void {
     this.beforeCommand();
     if (this.held || !this.reads) return;
-    const stream = (this.client as Redis).stream as (Redis['stream'] & { cork?: () => void }) | undefined;
+    const stream = (this.redis as Redis).stream as (Redis['stream'] & { cork?: () => void }) | undefined;
     if (!stream || typeof stream.cork !== 'function' || !stream.writable) return;
     stream.cork();
     this.held = stream as { uncork(): void };
@@ -103,15 +116,15 @@ export class RedisStore implements CacheStore {
   };
 
   isReady(): boolean {
-    return this.client.status === 'ready';
+    return this.redis.status === 'ready';
   }
 
   state(): string {
-    return this.client.status;
+    return this.redis.status;
   }
 
   get(key: string): Promise<Uint8Array | null> {
-    return this.reads ? this.reads.get(key) : this.client.getBuffer(key);
+    return this.reads ? this.reads.get(key) : this.redis.getBuffer(key);
   }
 
   set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
@@ -122,12 +135,12 @@ export class RedisStore implements CacheStore {
     this.beforeCommand();
     if (keys.length === 0) return 0;
     if (this.cluster) {
-      const counts = await Promise.all(keys.map((key) => this.client.unlink(key)));
+      const counts = await Promise.all(keys.map((key) => this.redis.unlink(key)));
       return counts.reduce((sum, n) => sum + n, 0);
     }
     let removed = 0;
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      removed += await this.client.unlink(...keys.slice(i, i + DELETE_BATCH));
+      removed += await this.redis.unlink(...keys.slice(i, i + DELETE_BATCH));
     }
     return removed;
   }
@@ -136,7 +149,7 @@ export class RedisStore implements CacheStore {
     this.beforeCommand();
     const members = new Set<string>();
     for (const index of indexKeys) {
-      for (const member of await this.client.zrange(index, 0, -1)) members.add(member);
+      for (const member of await this.redis.zrange(index, 0, -1)) members.add(member);
     }
     const removed = await this.delete([...members]);
     await this.delete(indexKeys);
@@ -145,7 +158,7 @@ export class RedisStore implements CacheStore {
 
   async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {
     this.beforeCommand();
-    const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const nodes: Redis[] = this.cluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
     return counts.reduce((sum, n) => sum + n, 0);
   }
@@ -158,7 +171,7 @@ export class RedisStore implements CacheStore {
   ): Promise<{ lease: LeaseState; value: Uint8Array | null }> {
     this.beforeWrite();
     const answer = (await LEASE_ACQUIRE_READ.runBuffer(
-      this.client,
+      this.redis,
       [leaseKey, entryKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
     )) as [Buffer, Buffer | null];
@@ -177,7 +190,7 @@ export class RedisStore implements CacheStore {
   ): Promise<{ value: Uint8Array | null; lease: LeaseState | null }> {
     this.beforeWrite();
     const answer = (await READ_OR_LEASE.runBuffer(
-      this.client,
+      this.redis,
       [entryKey, leaseKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
     )) as [Buffer | null, Buffer?];
@@ -198,7 +211,7 @@ export class RedisStore implements CacheStore {
     const leaseKey = lease && hashTag(lease.key) === tag ? lease.key : key;
     const writes: Promise<unknown>[] = [
       WRITE_FILL.run(
-        this.client,
+        this.redis,
         [key, leaseKey, ...sameSlot],
         [
           toBuffer(value),
@@ -210,21 +223,21 @@ export class RedisStore implements CacheStore {
       ),
     ];
     for (const index of indexes)
-      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.client, [index], [key, ttl]));
+      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.redis, [index], [key, ttl]));
     // A lease in another slot (not one of ours) is released by its own call, after the write.
     if (lease && leaseKey === key)
-      writes.push(LEASE_RELEASE.run(this.client, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]));
+      writes.push(LEASE_RELEASE.run(this.redis, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]));
     await Promise.all(writes);
   }
 
   async publish(channel: string, message: string): Promise<void> {
     this.beforeCommand();
-    await this.client.publish(channel, message);
+    await this.redis.publish(channel, message);
   }
 
   subscribe(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription {
     // A dedicated connection: a subscribed connection can run nothing else.
-    const subscriber = this.client.duplicate() as Redis;
+    const subscriber = this.redis.duplicate() as Redis;
     let closed = false;
     const subscribeNow = () => {
       subscriber.subscribe(channel).then(
@@ -254,7 +267,7 @@ export class RedisStore implements CacheStore {
   async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
     this.beforeWrite();
     const answer = await LEASE_ACQUIRE.run(
-      this.client,
+      this.redis,
       [key],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
     );
@@ -263,7 +276,7 @@ export class RedisStore implements CacheStore {
 
   async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
     this.beforeWrite();
-    await LEASE_RELEASE.run(this.client, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
+    await LEASE_RELEASE.run(this.redis, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
   }
 
   private async deleteMatchingOn(node: Redis, pattern: string, filter?: (key: string) => boolean): Promise<number> {

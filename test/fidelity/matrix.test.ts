@@ -68,7 +68,7 @@ async function runCase(testCase: FidelityCase, adapter: AdapterName, store: 'mem
 
 for (const store of ['memory', 'redis'] as const) {
   for (const adapter of ['http', 'fetch'] as const) {
-    describe(`fidelity: ${adapter} adapter, ${store} store`, () => {
+    describe(`fidelity on axios ${axios.VERSION}: ${adapter} adapter, ${store} store`, () => {
       for (const testCase of CASES) {
         if (testCase.adapters && !testCase.adapters.includes(adapter)) continue;
         it(testCase.name, () => runCase(testCase, adapter, store));

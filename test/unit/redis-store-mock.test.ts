@@ -12,6 +12,7 @@
  *   rest and some are skipped (real Redis guarantees them); `deleteMatching` is tested within one page.
  */
 import axios, { type AxiosAdapter, AxiosHeaders } from 'axios';
+import type { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import { describe, expect, it, vi } from 'vitest';
 import { CacheOptionError, clearCache, getCacheStats, RedisStore, withCache } from '../../src/index.js';
@@ -20,9 +21,9 @@ import type { IORedisClient } from '../../src/stores/redis.js';
 let instances = 0;
 
 /** A fresh mock server (ioredis-mock shares data between clients of one host:port) with a connected status. */
-function mockClient(options: Record<string, unknown> = {}): IORedisClient {
+function mockClient(options: Record<string, unknown> = {}): Redis {
   const client = new RedisMock({ port: 20_000 + instances++, ...options });
-  return Object.assign(client, { status: 'ready' }) as unknown as IORedisClient;
+  return Object.assign(client, { status: 'ready' }) as unknown as Redis;
 }
 
 const bytes = (text: string) => Buffer.from(text);
