@@ -102,11 +102,14 @@ function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config:
 
 function asksOwnAnswer(headers: unknown): boolean {
   if (!headers || typeof headers !== 'object') return false;
-  for (const name in headers) {
-    if (OWN_ANSWER_HEADERS.has(name.toLowerCase())) {
-      const value = (headers as Record<string, unknown>)[name];
-      if (value !== undefined && value !== null && value !== false) return true;
-    }
+  const names = Object.keys(headers); // AxiosHeaders keeps each header as an own property, as it was set
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    // Only names starting with "r" or "i" can be one of them: skip the others without a lower-case copy.
+    const first = name.charCodeAt(0) | 0x20;
+    if ((first !== 0x72 && first !== 0x69) || !OWN_ANSWER_HEADERS.has(name.toLowerCase())) continue;
+    const value = (headers as Record<string, unknown>)[name];
+    if (value !== undefined && value !== null && value !== false) return true;
   }
   return false;
 }
@@ -154,13 +157,13 @@ function replayEntry(
  * Turn a shared outcome into this caller's own response (or error), or {@link RETRY} when the flight failed
  * for its owner's own reasons (cancelled, timed out) and this caller should try again on its own.
  */
-async function deliver(
+function deliver(
   state: CacheState,
   config: InternalAxiosRequestConfig,
   keys: RequestKeys,
   outcome: Outcome,
   deadline: number,
-): Promise<AxiosResponse | typeof RETRY> {
+): AxiosResponse | Promise<AxiosResponse> | typeof RETRY {
   const { counters } = state;
   if (outcome.kind === 'error') {
     if (outcome.config === config) {
