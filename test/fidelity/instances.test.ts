@@ -71,7 +71,9 @@ describe('the default instance and inherited caches', () => {
   it('detects a cache inherited through create() or an adapter taken from a cached instance', () => {
     const api = withCache(axios.create({ baseURL: server.url }));
     expect(() => withCache(api.create())).toThrow(CacheAlreadyInstalledError);
-    expect(() => withCache(axios.create({ adapter: api.defaults.adapter as never }))).toThrow(CacheAlreadyInstalledError);
+    expect(() => withCache(axios.create({ adapter: api.defaults.adapter as never }))).toThrow(
+      CacheAlreadyInstalledError,
+    );
     expect(() => withCache(axios.create({ adapter: ['fetch', api.defaults.adapter as never] }))).toThrow(
       CacheAlreadyInstalledError,
     );
