@@ -1,5 +1,5 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { deadlineOf, timeoutOf } from './coalesce.js';
+import { deadlineOf, type Flight, timeoutOf } from './coalesce.js';
 import { bytesToBody, type Entry } from './entry.js';
 import { callersOwnFailure, fill } from './fill.js';
 import { type RequestKeys, requestKeys } from './key.js';
@@ -72,21 +72,44 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     }
 
     if (!(request.coalesce ?? options.coalesce)) {
-      const answer = await deliver(state, config, keys, await fill(state, keys, request, config, null), 0);
+      const answer = deliver(state, config, keys, await fill(state, keys, request, config, null), 0);
       return answer === RETRY ? passThrough(state, config, keys) : answer;
     }
     const flightKey = flightKeyOf(keys, request, config);
     const deadline = deadlineOf(config);
-    for (;;) {
-      const { promise } = state.flights.attend(flightKey, config, deadline, (f) =>
-        fill(state, keys, request, config, f),
-      );
-      const answer = await deliver(state, config, keys, await promise, deadline);
-      if (answer !== RETRY) return answer;
-    }
+    const work = (flight: Flight<Outcome>) => fill(state, keys, request, config, flight);
+    const answer = deliver(
+      state,
+      config,
+      keys,
+      await state.flights.attend(flightKey, config, deadline, work),
+      deadline,
+    );
+    return answer === RETRY ? attendAgain(state, config, keys, flightKey, deadline, work) : answer;
   };
   Object.defineProperty(cachingAdapter, CACHING_ADAPTER, { value: true });
   return cachingAdapter;
+}
+
+/** After the owner's own failure: attend new flights until one gives this caller its answer. */
+async function attendAgain(
+  state: CacheState,
+  config: InternalAxiosRequestConfig,
+  keys: RequestKeys,
+  flightKey: string,
+  deadline: number,
+  work: (flight: Flight<Outcome>) => Promise<Outcome>,
+): Promise<AxiosResponse> {
+  for (;;) {
+    const answer = deliver(
+      state,
+      config,
+      keys,
+      await state.flights.attend(flightKey, config, deadline, work),
+      deadline,
+    );
+    if (answer !== RETRY) return answer;
+  }
 }
 
 /**
@@ -102,9 +125,8 @@ function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config:
 
 function asksOwnAnswer(headers: unknown): boolean {
   if (!headers || typeof headers !== 'object') return false;
-  const names = Object.keys(headers); // AxiosHeaders keeps each header as an own property, as it was set
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
+  // AxiosHeaders keeps each header as an own property, named as it was set (its methods are not enumerable).
+  for (const name in headers) {
     // Only names starting with "r" or "i" can be one of them: skip the others without a lower-case copy.
     const first = name.charCodeAt(0) | 0x20;
     if ((first !== 0x72 && first !== 0x69) || !OWN_ANSWER_HEADERS.has(name.toLowerCase())) continue;
@@ -149,7 +171,7 @@ function replayEntry(
 ): AxiosResponse {
   const data = bytesToBody(entry);
   reportDownload(config, data, entry);
-  const request = replayRequest(entry, config, state.adapterKind);
+  const request = replayRequest(entry, config, state.adapterKind, entry.meta);
   return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta));
 }
 
@@ -210,7 +232,7 @@ function deliver(
   reportDownload(config, data, outcome.head);
   if (upstream) return settleReplay(config, outcome.head, data, info, outcome.request);
   // A stored answer read again replays copies of one headers template (built on its first replay).
-  const request = replayRequest(outcome.head, config, state.adapterKind);
+  const request = replayRequest(outcome.head, config, state.adapterKind, outcome.meta);
   return settleReplay(config, outcome.head, data, info, request, replayTemplate(outcome.meta));
 }
 

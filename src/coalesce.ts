@@ -22,8 +22,10 @@ export interface Flight<T> {
   /** Callers currently waiting. */
   waiters: number;
   settled: boolean;
-  /** Every caller that attended, in order of arrival. */
-  readonly callers: Caller[];
+  /** The caller that started the flight. */
+  readonly first: Caller;
+  /** The callers that joined it, in order of arrival (`null` until one does). */
+  joiners: Caller[] | null;
   /** The caller whose own config makes the upstream call, once the work goes upstream. */
   owner: Caller | null;
   /**
@@ -44,13 +46,12 @@ export interface Flight<T> {
  * `null` when nobody waits.
  */
 export function takeOwner<T>(flight: Flight<T>): InternalAxiosRequestConfig | null {
-  for (const caller of flight.callers) {
-    if (!caller.waiting) continue;
-    caller.stopWatching();
-    flight.owner = caller;
-    return caller.config;
-  }
-  return null;
+  let owner: Caller | undefined = flight.first.waiting ? flight.first : undefined;
+  if (!owner && flight.joiners) owner = flight.joiners.find((caller) => caller.waiting);
+  if (!owner) return null;
+  owner.stopWatching();
+  flight.owner = owner;
+  return owner.config;
 }
 
 /** The in-flight map: key → flight. An entry is removed the moment its flight settles. */
@@ -67,7 +68,7 @@ export class FlightMap<T> {
 
   /**
    * Wait, on behalf of the caller of `config`, for the flight running for `key`, or start one with `work`.
-   * `joined` tells whether a flight was already running. The caller is counted as a waiter before `work`
+   * The caller is counted as a waiter before `work`
    * starts, so the work sees at least one waiter; it may leave early through its own signal, cancel token
    * or `deadline` (see {@link watchCaller}), except once it owns the upstream call.
    */
@@ -76,17 +77,22 @@ export class FlightMap<T> {
     config: InternalAxiosRequestConfig,
     deadline: number,
     work: (flight: Flight<T>) => Promise<T>,
-  ): { promise: Promise<T>; joined: boolean } {
+  ): Promise<T> {
     const running = this.flights.get(key);
     if (running) {
       running.waiters++;
-      return { promise: followFlight(running, config, deadline, this.adapter), joined: true };
+      const caller: Caller = { config, deadline, waiting: true, stopWatching: noop };
+      if (running.joiners) running.joiners.push(caller);
+      else running.joiners = [caller];
+      return followFlight(running, caller, this.adapter);
     }
+    const first: Caller = { config, deadline, waiting: true, stopWatching: noop };
     const flight: Flight<T> = {
       promise: undefined as unknown as Promise<T>,
       waiters: 1,
       settled: false,
-      callers: [],
+      first,
+      joiners: null,
       owner: null,
       fallback: null,
       abandon: () => {
@@ -94,42 +100,32 @@ export class FlightMap<T> {
       },
     };
     this.flights.set(key, flight);
-    // Counted before the work starts (it may look at the callers synchronously).
-    const following = followFlight(flight, config, deadline, this.adapter, () => {
-      (flight as { promise: Promise<T> }).promise = work(flight).then(
-        (value) => {
-          settle();
-          return value;
-        },
-        (error: unknown) => {
-          settle();
-          throw error;
-        },
-      );
-    });
     const settle = () => {
       flight.settled = true;
       if (this.flights.get(key) === flight) this.flights.delete(key);
     };
-    return { promise: following, joined: false };
+    // The first caller is listed (and counted) before the work starts.
+    (flight as { promise: Promise<T> }).promise = work(flight).then(
+      (value) => {
+        settle();
+        return value;
+      },
+      (error: unknown) => {
+        settle();
+        throw error;
+      },
+    );
+    return followFlight(flight, first, this.adapter);
   }
 }
 
 /**
- * Wait for a flight on behalf of one caller (already counted in `flight.waiters`), honouring the caller's
- * own `signal`, `cancelToken` and `deadline` until it owns the upstream call. A caller that gives up leaves
- * the flight; other callers are never affected. `start` runs the flight's work once the caller is listed.
+ * Wait for a flight on behalf of one caller (already listed and counted in `flight.waiters`), honouring
+ * the caller's own `signal`, `cancelToken` and `deadline` until it owns the upstream call. A caller that
+ * gives up leaves the flight; other callers are never affected.
  */
-function followFlight<T>(
-  flight: Flight<T>,
-  config: InternalAxiosRequestConfig,
-  deadline: number,
-  adapter: string,
-  start?: () => void,
-): Promise<T> {
-  const caller: Caller = { config, deadline, waiting: true, stopWatching: noop };
-  flight.callers.push(caller);
-  start?.();
+function followFlight<T>(flight: Flight<T>, caller: Caller, adapter: string): Promise<T> {
+  const { config, deadline } = caller;
   // A caller that cannot give up (no signal, cancel token or timeout) waits for the flight itself: it stays
   // counted until the flight settles, which is exactly when it would have left.
   if (!canGiveUp(config)) return flight.promise;

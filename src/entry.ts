@@ -103,6 +103,8 @@ export interface EntryMeta {
   readonly bodyBytes: number;
   /** `head.headers` as AxiosHeaders, built on first use: each replay copies it. */
   replayHeaders?: AxiosHeaders;
+  /** `response.request` of its replays, built on first use (see `replayRequest`). */
+  replayRequest?: object;
 }
 
 /**

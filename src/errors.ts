@@ -15,6 +15,18 @@ export function describeValue(value: unknown): string {
   return ctor && ctor !== 'Object' ? `a ${ctor} instance` : 'an object';
 }
 
+/*
+ * The codes, outside the classes: a class body that names its own class makes the bundler rename it
+ * (`_CacheOptionError` in dist/), and every error's `name` is its class name.
+ */
+const CACHE_OPTION_ERROR_CODE = 'ERR_CACHE_OPTION';
+const CACHE_ALREADY_INSTALLED_ERROR_CODE = 'ERR_CACHE_ALREADY_INSTALLED';
+const CACHE_NOT_INSTALLED_ERROR_CODE = 'ERR_CACHE_NOT_INSTALLED';
+const CACHE_STORE_ERROR_CODE = 'ERR_CACHE_STORE';
+const CACHE_STORE_TIMEOUT_ERROR_CODE = 'ERR_CACHE_STORE_TIMEOUT';
+const CACHE_STORE_UNAVAILABLE_ERROR_CODE = 'ERR_CACHE_STORE_UNAVAILABLE';
+const CACHE_ENTRY_ERROR_CODE = 'ERR_CACHE_BAD_ENTRY';
+
 /** Base class of every error thrown or reported by axios-redis-cache. */
 export class CacheError extends Error {
   /** Stable, machine-readable code. */
@@ -33,7 +45,7 @@ export class CacheError extends Error {
  * with it before anything is sent upstream.
  */
 export class CacheOptionError extends CacheError {
-  static readonly code: string = 'ERR_CACHE_OPTION';
+  static readonly code: string = CACHE_OPTION_ERROR_CODE;
   /** The option's path, e.g. `ttl` or `cache.tags[1]`. */
   readonly option: string;
   /** The value that was given. */
@@ -41,7 +53,7 @@ export class CacheOptionError extends CacheError {
 
   constructor(option: string, value: unknown, expected: string) {
     super(
-      CacheOptionError.code,
+      CACHE_OPTION_ERROR_CODE,
       `Invalid cache option "${option}": expected ${expected}, got ${describeValue(value)}.`,
     );
     this.option = option;
@@ -54,10 +66,10 @@ export class CacheOptionError extends CacheError {
  * `create()` from a cached instance, or given a cached instance's adapter).
  */
 export class CacheAlreadyInstalledError extends CacheError {
-  static readonly code: string = 'ERR_CACHE_ALREADY_INSTALLED';
+  static readonly code: string = CACHE_ALREADY_INSTALLED_ERROR_CODE;
   constructor() {
     super(
-      CacheAlreadyInstalledError.code,
+      CACHE_ALREADY_INSTALLED_ERROR_CODE,
       'This axios instance already has a cache (withCache() was called on it, or its adapter comes from a cached instance); create a new instance with axios.create() for a second cache.',
     );
   }
@@ -65,10 +77,10 @@ export class CacheAlreadyInstalledError extends CacheError {
 
 /** `evict`, `evictTags`, `clearCache` or `getCacheStats` was given an instance without a cache. */
 export class CacheNotInstalledError extends CacheError {
-  static readonly code: string = 'ERR_CACHE_NOT_INSTALLED';
+  static readonly code: string = CACHE_NOT_INSTALLED_ERROR_CODE;
   constructor(value: unknown) {
     super(
-      CacheNotInstalledError.code,
+      CACHE_NOT_INSTALLED_ERROR_CODE,
       `Expected an axios instance returned by withCache(), got ${describeValue(value)} without a cache installed.`,
     );
   }
@@ -82,12 +94,12 @@ export type StoreOperation = 'get' | 'set' | 'delete' | 'evict' | 'clear' | 'lea
  * dropped) and the error is passed to the `onError` hook.
  */
 export class CacheStoreError extends CacheError {
-  static readonly code: string = 'ERR_CACHE_STORE';
+  static readonly code: string = CACHE_STORE_ERROR_CODE;
   readonly operation: StoreOperation;
   /** The cache key involved, when there is one. Never contains credentials or query strings. */
   readonly key: string | undefined;
 
-  constructor(operation: StoreOperation, key: string | undefined, cause: unknown, code = CacheStoreError.code) {
+  constructor(operation: StoreOperation, key: string | undefined, cause: unknown, code = CACHE_STORE_ERROR_CODE) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(code, `Cache store ${operation}${key ? ` of "${key}"` : ''} failed: ${reason}`, { cause });
     this.operation = operation;
@@ -97,19 +109,19 @@ export class CacheStoreError extends CacheError {
 
 /** A store call did not answer within `storeTimeout` milliseconds. */
 export class CacheStoreTimeoutError extends CacheStoreError {
-  static override readonly code: string = 'ERR_CACHE_STORE_TIMEOUT';
+  static override readonly code: string = CACHE_STORE_TIMEOUT_ERROR_CODE;
   readonly timeoutMs: number;
   constructor(operation: StoreOperation, key: string | undefined, timeoutMs: number) {
-    super(operation, key, `no answer within ${timeoutMs} ms`, CacheStoreTimeoutError.code);
+    super(operation, key, `no answer within ${timeoutMs} ms`, CACHE_STORE_TIMEOUT_ERROR_CODE);
     this.timeoutMs = timeoutMs;
   }
 }
 
 /** The store is not connected (e.g. the ioredis client is reconnecting); the call was not attempted. */
 export class CacheStoreUnavailableError extends CacheStoreError {
-  static override readonly code: string = 'ERR_CACHE_STORE_UNAVAILABLE';
+  static override readonly code: string = CACHE_STORE_UNAVAILABLE_ERROR_CODE;
   constructor(operation: StoreOperation, key: string | undefined, state: string) {
-    super(operation, key, `store is not ready (state "${state}")`, CacheStoreUnavailableError.code);
+    super(operation, key, `store is not ready (state "${state}")`, CACHE_STORE_UNAVAILABLE_ERROR_CODE);
   }
 }
 
@@ -119,10 +131,10 @@ export class CacheStoreUnavailableError extends CacheStoreError {
  * the next write overwrites the value.
  */
 export class CacheEntryError extends CacheError {
-  static readonly code: string = 'ERR_CACHE_BAD_ENTRY';
+  static readonly code: string = CACHE_ENTRY_ERROR_CODE;
   readonly key: string | undefined;
   constructor(reason: string, key?: string) {
-    super(CacheEntryError.code, `Cache entry${key ? ` "${key}"` : ''} is unusable: ${reason}`);
+    super(CACHE_ENTRY_ERROR_CODE, `Cache entry${key ? ` "${key}"` : ''} is unusable: ${reason}`);
     this.key = key;
   }
 }

@@ -142,7 +142,7 @@ interface ParsedRequest {
   username: string;
   password: string;
   /** The keys of the request without a variant (`vid` `_`), under the prefix they were made for. */
-  plain?: { prefix: string; keys: RequestKeys };
+  plain?: { prefix: string; vid: string; keys: RequestKeys };
 }
 
 const URL_MEMO = new Map<string, ParsedRequest>();
@@ -156,7 +156,8 @@ function finish(
   adapter: string,
 ): RequestKeys {
   const vid = varyId(config, parsed, varyHeaders, adapter);
-  if (vid === '_' && parsed.plain?.prefix === prefix) return parsed.plain.keys;
+  const plain = parsed.plain;
+  if (plain !== undefined && plain.vid === vid && plain.prefix === prefix) return plain.keys;
   const base = `${prefix}{${parsed.rid}}:`;
   const { label } = parsed;
   const keys: RequestKeys = {
@@ -166,7 +167,7 @@ function finish(
     label,
   };
   // Shared by every later request for the same URL: RequestKeys are never modified.
-  if (vid === '_') parsed.plain = { prefix, keys };
+  if (vid === '_' || vid === adapterVid(adapter)) parsed.plain = { prefix, vid, keys };
   return keys;
 }
 
@@ -245,9 +246,24 @@ function varyId(
   // Where the request goes and what comes back: another daemon's socket, another adapter's body types, a
   // redirect answered as it is instead of followed.
   if (config.socketPath) parts.push(`socket:${config.socketPath}`);
-  if (adapter !== 'http') parts.push(`adapter:${adapter}`);
   if (config.maxRedirects === 0) parts.push('nofollow');
-  return parts.length === 0 ? '_' : hash128('vary', ...parts);
+  if (adapter === 'http') return parts.length === 0 ? '_' : hash128('vary', ...parts);
+  // Every request of an instance whose adapter is not http has this part: hashed once per adapter kind.
+  if (parts.length === 0) return adapterVid(adapter);
+  parts.push(`adapter:${adapter}`);
+  return hash128('vary', ...parts);
+}
+
+const ADAPTER_VIDS = new Map<string, string>();
+
+/** The variant of a request whose only variant part is its adapter kind (not http). */
+function adapterVid(adapter: string): string {
+  let vid = ADAPTER_VIDS.get(adapter);
+  if (vid === undefined) {
+    vid = hash128('vary', `adapter:${adapter}`);
+    ADAPTER_VIDS.set(adapter, vid);
+  }
+  return vid;
 }
 
 function headerValue(headers: unknown, name: string): string | undefined {

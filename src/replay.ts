@@ -104,16 +104,29 @@ export function fitsCaller(
 }
 
 /**
- * `response.request` of an answer replayed from a stored entry: a plain object with what users read there.
- * For the fetch adapter, `url` (the requested URL, as its `Request` has it); for the others, `res.responseUrl`
- * (the URL that answered after redirects, as the http adapter's request has it, when it had one) and
- * `res.statusCode`. `fromCache: true` tells it apart from a live request.
+ * `response.request` of an answer replayed from a stored entry: a frozen plain object with what users read
+ * there. For the fetch adapter, `url` (the requested URL, as its `Request` has it); for the others,
+ * `res.responseUrl` (the URL that answered after redirects, as the http adapter's request has it, when it
+ * had one) and `res.statusCode`. `fromCache: true` tells it apart from a live request. One object per
+ * stored answer (kept with its decoded `meta`): its method is part of the key, so it is the same for every
+ * replay, and nobody can change it.
  */
-export function replayRequest(head: ResponseHead, config: InternalAxiosRequestConfig, adapter: string): object {
+export function replayRequest(
+  head: ResponseHead,
+  config: InternalAxiosRequestConfig,
+  adapter: string,
+  meta?: EntryMeta,
+): object {
+  if (meta?.replayRequest) return meta.replayRequest;
   const method = (config.method ?? 'get').toUpperCase();
   const url = head.finalUrl === '' ? undefined : head.finalUrl;
-  if (adapter === 'fetch') return { fromCache: true, method, url };
-  return { fromCache: true, method, res: { responseUrl: url, statusCode: head.status } };
+  const request = Object.freeze(
+    adapter === 'fetch'
+      ? { fromCache: true, method, url }
+      : { fromCache: true, method, res: Object.freeze({ responseUrl: url, statusCode: head.status }) },
+  );
+  if (meta) meta.replayRequest = request;
+  return request;
 }
 
 /**
