@@ -26,7 +26,7 @@ interface Row {
 
 async function fill(client: Redis | Cluster, prefix: string, entries: number, tag?: string): Promise<void> {
   const store = new RedisStore(client);
-  const body = encodeEntry({
+  const entry = {
     status: 200,
     statusText: 'OK',
     headers: { 'content-type': 'application/json' },
@@ -39,14 +39,14 @@ async function fill(client: Redis | Cluster, prefix: string, entries: number, ta
     bodyKind: 'string',
     blobType: '',
     body: Buffer.from(JSON.stringify({ value: 'x'.repeat(200) })),
-  });
+  } as const;
   const batch = 2_000;
   for (let start = 0; start < entries; start += batch) {
     const writes: Promise<void>[] = [];
     for (let i = start; i < Math.min(entries, start + batch); i++) {
       const keys = requestKeys({ method: 'get', url: `https://api.test/items/${i}` }, prefix, [], undefined)!;
       const indexes = [keys.variants, ...(tag ? [tagIndexKey(prefix, tag)] : [])];
-      writes.push(store.set(keys.entry, body, 600_000, indexes));
+      writes.push(store.set(keys.entry, encodeEntry(entry, keys.entry), 600_000, indexes));
     }
     await Promise.all(writes);
   }

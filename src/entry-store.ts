@@ -3,10 +3,10 @@ import type { CacheEntryError } from './errors.js';
 import { announce, announcement, dropLocal } from './invalidation.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
-import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
 import { FAILED } from './store-guard.js';
 import type { FillWrite } from './stores/types.js';
+import type { UpstreamHead } from './upstream.js';
 
 /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
 export async function readEntry(state: CacheState, keys: RequestKeys): Promise<Entry | null> {
@@ -49,7 +49,7 @@ const METAS_MAX = 2_000;
  */
 function decodeRemembered(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry {
   const known = state.metas.get(keys.entry);
-  const entry = decodeEntry(raw, keys.label, known, true);
+  const entry = decodeEntry(raw, keys, known, true);
   if (entry.meta && entry.meta !== known) {
     if (state.metas.size >= METAS_MAX && !known) state.metas.clear();
     state.metas.set(keys.entry, entry.meta);
@@ -66,6 +66,8 @@ export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8A
   } catch (error) {
     state.counters.badEntries++;
     state.guard.report(error as CacheEntryError, 'get', keys.label);
+    // Another key's entry in answer to this read: the connection may be answering the wrong commands.
+    if ((error as CacheEntryError).problem === 'key') state.guard.distrust();
     return null;
   }
 }
@@ -85,7 +87,7 @@ export type WriteResult =
   | { kind: 'failed' };
 
 /**
- * Store an upstream answer if it may be stored (status, Cache-Control, body type, size), announce the
+ * Store an upstream answer if it may be stored (status, Set-Cookie, Cache-Control, body type, size), announce the
  * overwrite to the fleet's in-process layers, and — when the store can do it in the same call — release
  * the fill `lease`. The stored entry is decoded only when this instance has an `l1`. Never rejects.
  * The store call is made before this returns (synchronously), except for a Blob body.
@@ -94,7 +96,7 @@ export async function writeEntry(
   state: CacheState,
   keys: RequestKeys,
   request: ResolvedRequestOptions,
-  head: ResponseHead,
+  head: UpstreamHead,
   data: unknown,
   createdAt: number,
   fetchMs: number,
@@ -103,6 +105,9 @@ export async function writeEntry(
   const { options, guard } = state;
   const unstorable: WriteResult = { kind: 'unstorable' };
   if (!options.isStorableStatus(head.status)) return unstorable;
+  // An answer that sets a cookie is often personal (a session, a CSRF token): a shared cache does not keep
+  // it unless told to (the cookie itself is never kept).
+  if (head.setsCookie && options.shared && !(request.allowSetCookie ?? options.allowSetCookie)) return unstorable;
   const control = head.headers['cache-control'];
   if (control) {
     const directives = cacheControl(control);
@@ -113,20 +118,23 @@ export async function writeEntry(
   if (!body) return unstorable;
   const ttlMs = request.ttlMs ?? options.ttlMs;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
-  const bytes = encodeEntry({
-    status: head.status,
-    statusText: head.statusText,
-    headers: head.headers,
-    createdAt,
-    freshUntil: createdAt + ttlMs,
-    fetchMs,
-    tags,
-    bodyKind: body.kind,
-    blobType: body.blobType,
-    redirects: head.redirects,
-    finalUrl: head.finalUrl,
-    body: body.bytes,
-  });
+  const bytes = encodeEntry(
+    {
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      createdAt,
+      freshUntil: createdAt + ttlMs,
+      fetchMs,
+      tags,
+      bodyKind: body.kind,
+      blobType: body.blobType,
+      redirects: head.redirects,
+      finalUrl: head.finalUrl,
+      body: body.bytes,
+    },
+    keys.entry,
+  );
   if (bytes.length > options.maxEntryBytes) return unstorable;
   const indexes = [keys.variants];
   for (const tag of tags) indexes.push(tagIndexKey(options.prefix, tag));

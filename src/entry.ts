@@ -1,10 +1,16 @@
 import type { AxiosHeaders } from 'axios';
+import { crc32 } from './checksum.js';
 import { CacheEntryError } from './errors.js';
 
 /**
- * A stored response. Encoded as: 3 magic bytes "ARC", a format version byte, a 32-bit big-endian length
- * of the metadata, the metadata as JSON, then the raw body bytes. Binary-safe; a value of another
- * version, or one whose lengths do not add up, does not decode.
+ * A stored response. Encoded as (integers big-endian):
+ *
+ *   "ARC"  version (1 byte)  CRC-32 of everything after it (4)
+ *   key length (2)  the entry's own key (UTF-8)  metadata length (4)  metadata (JSON)  body (raw bytes)
+ *
+ * Binary-safe. Every entry names the key it answers and proves its bytes: a value of another version, whose
+ * checksum or lengths do not add up, or that names another key (a reply meant for another command, a
+ * value copied under a foreign key) does not decode.
  */
 export interface Entry {
   status: number;
@@ -41,9 +47,11 @@ export interface Entry {
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
 export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
 
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const MAGIC = [0x41, 0x52, 0x43] as const; // "ARC"
-const HEAD_BYTES = 8;
+/** Magic, version and checksum; then the key length. */
+const CHECKED_FROM = 8;
+const MAX_KEY_BYTES = 0xffff;
 const BODY_KINDS: ReadonlySet<string> = new Set(['empty', 'string', 'buffer', 'arraybuffer', 'bytes', 'blob', 'json']);
 
 /** Response headers never stored: per-client (`set-cookie`) and hop-by-hop (RFC 9110 §7.6.1). */
@@ -60,8 +68,8 @@ export const UNSTORED_HEADERS: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Encode an entry to bytes. */
-export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>): Buffer {
+/** Encode an entry to bytes, naming the key it is stored under. */
+export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>, key: string): Buffer {
   const meta = JSON.stringify({
     s: entry.status,
     t: entry.statusText,
@@ -76,15 +84,21 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>): Buff
     u: entry.finalUrl,
     n: entry.body.byteLength,
   });
+  const keyLength = Buffer.byteLength(key);
+  if (keyLength > MAX_KEY_BYTES) throw new CacheEntryError(`key of ${keyLength} bytes is too long to store`, key);
   const metaLength = Buffer.byteLength(meta);
-  const out = Buffer.allocUnsafe(HEAD_BYTES + metaLength + entry.body.byteLength);
+  const metaStart = CHECKED_FROM + 2 + keyLength + 4;
+  const out = Buffer.allocUnsafe(metaStart + metaLength + entry.body.byteLength);
   out[0] = MAGIC[0];
   out[1] = MAGIC[1];
   out[2] = MAGIC[2];
   out[3] = FORMAT_VERSION;
-  out.writeUInt32BE(metaLength, 4);
-  out.write(meta, HEAD_BYTES, 'utf8');
-  out.set(entry.body, HEAD_BYTES + metaLength);
+  out.writeUInt16BE(keyLength, CHECKED_FROM);
+  out.write(key, CHECKED_FROM + 2, 'utf8');
+  out.writeUInt32BE(metaLength, metaStart - 4);
+  out.write(meta, metaStart, 'utf8');
+  out.set(entry.body, metaStart + metaLength);
+  out.writeUInt32BE(crc32(out.subarray(CHECKED_FROM)), 4);
   return out;
 }
 
@@ -113,31 +127,42 @@ export interface EntryMeta {
  * same. `remember`: attach the decoded metadata (`entry.meta`, with a copy of its bytes) to pass as
  * `known` next time.
  */
-export function decodeEntry(bytes: Uint8Array, key?: string, known?: EntryMeta, remember = false): Entry {
+export function decodeEntry(bytes: Uint8Array, key?: EntryKey, known?: EntryMeta, remember = false): Entry {
+  const label = key?.label;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < HEAD_BYTES || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) {
-    throw new CacheEntryError('not an axios-redis-cache entry', key);
+  if (buf.length < CHECKED_FROM + 6 || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) {
+    throw new CacheEntryError('not an axios-redis-cache entry', label, 'format');
   }
   if (buf[3] !== FORMAT_VERSION) {
-    throw new CacheEntryError(`format version ${buf[3]}, expected ${FORMAT_VERSION}`, key);
+    throw new CacheEntryError(`format version ${buf[3]}, expected ${FORMAT_VERSION}`, label, 'format');
   }
-  const metaLength = buf.readUInt32BE(4);
-  const bodyStart = HEAD_BYTES + metaLength;
-  if (bodyStart > buf.length) throw new CacheEntryError('truncated metadata', key);
+  if (buf.readUInt32BE(4) !== crc32(buf.subarray(CHECKED_FROM))) {
+    throw new CacheEntryError('checksum does not match: the bytes were changed', label, 'checksum');
+  }
+  const keyLength = buf.readUInt16BE(CHECKED_FROM);
+  const metaStart = CHECKED_FROM + 2 + keyLength + 4;
+  if (metaStart > buf.length) throw new CacheEntryError('truncated key', label, 'format');
+  if (key && buf.compare(keyBytes(key), 0, undefined, CHECKED_FROM + 2, metaStart - 4) !== 0) {
+    // A reply meant for another command, or a value copied under a foreign key: never another's answer.
+    throw new CacheEntryError('the entry is stored for another key', label, 'key');
+  }
+  const metaLength = buf.readUInt32BE(metaStart - 4);
+  const bodyStart = metaStart + metaLength;
+  if (bodyStart > buf.length) throw new CacheEntryError('truncated metadata', label, 'format');
   const meta =
-    known && known.bytes.length === metaLength && buf.compare(known.bytes, 0, metaLength, HEAD_BYTES, bodyStart) === 0
+    known && known.bytes.length === metaLength && buf.compare(known.bytes, 0, metaLength, metaStart, bodyStart) === 0
       ? known
-      : decodeMeta(buf, bodyStart, key, remember);
+      : decodeMeta(buf, metaStart, bodyStart, label, remember);
   const { head } = meta;
   if (buf.length - bodyStart !== meta.bodyBytes) {
-    throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${meta.bodyBytes}`, key);
+    throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${meta.bodyBytes}`, label, 'format');
   }
   if (head.bodyKind === 'json') {
     // Only mock adapters hand over JSON values; check once here so that a replay cannot throw.
     try {
       JSON.parse(buf.toString('utf8', bodyStart));
     } catch {
-      throw new CacheEntryError('JSON body does not parse', key);
+      throw new CacheEntryError('JSON body does not parse', label, 'format');
     }
   }
   const entry: Entry = {
@@ -158,16 +183,43 @@ export function decodeEntry(bytes: Uint8Array, key?: string, known?: EntryMeta, 
   return entry;
 }
 
-/** Parse and check the metadata in `buf` (before `bodyStart`); with `remember`, keep a copy of its bytes. */
-function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, remember: boolean): EntryMeta {
+/** The key an entry is expected to answer: its store key, and its readable label (for messages). */
+export interface EntryKey {
+  readonly entry: string;
+  readonly label: string;
+}
+
+const KEY_BYTES = new WeakMap<EntryKey, Buffer>();
+
+/** The UTF-8 bytes of an entry key, encoded once per keys object (they are reused across requests). */
+function keyBytes(key: EntryKey): Buffer {
+  let bytes = KEY_BYTES.get(key);
+  if (!bytes) {
+    bytes = Buffer.from(key.entry, 'utf8');
+    KEY_BYTES.set(key, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * Parse and check the metadata in `buf` (from `metaStart` to `bodyStart`); with `remember`, keep a copy of
+ * its bytes. Headers that are never stored (`set-cookie`, hop-by-hop) are dropped, however they got there.
+ */
+function decodeMeta(
+  buf: Buffer,
+  metaStart: number,
+  bodyStart: number,
+  key: string | undefined,
+  remember: boolean,
+): EntryMeta {
   let meta: unknown;
   try {
-    meta = JSON.parse(buf.toString('utf8', HEAD_BYTES, bodyStart));
+    meta = JSON.parse(buf.toString('utf8', metaStart, bodyStart));
   } catch {
-    throw new CacheEntryError('metadata is not JSON', key);
+    throw new CacheEntryError('metadata is not JSON', key, 'format');
   }
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
-    throw new CacheEntryError('metadata is not an object', key);
+    throw new CacheEntryError('metadata is not an object', key, 'format');
   }
   const { s, t, h, c, f, d, g, k, b, r, u, n } = meta as Record<string, unknown>;
   if (
@@ -186,14 +238,14 @@ function decodeMeta(buf: Buffer, bodyStart: number, key: string | undefined, rem
     typeof u !== 'string' ||
     typeof n !== 'number'
   ) {
-    throw new CacheEntryError('metadata fields are missing or of the wrong type', key);
+    throw new CacheEntryError('metadata fields are missing or of the wrong type', key, 'format');
   }
   return {
-    bytes: remember ? Buffer.from(buf.subarray(HEAD_BYTES, bodyStart)) : NO_BYTES,
+    bytes: remember ? Buffer.from(buf.subarray(metaStart, bodyStart)) : NO_BYTES,
     head: {
       status: s,
       statusText: t,
-      headers: h as Record<string, string | string[]>,
+      headers: storableHeaders(h as Record<string, string | string[]>),
       createdAt: c,
       freshUntil: f,
       fetchMs: d,

@@ -133,8 +133,15 @@ export class CacheStoreUnavailableError extends CacheStoreError {
 export class CacheEntryError extends CacheError {
   static readonly code: string = CACHE_ENTRY_ERROR_CODE;
   readonly key: string | undefined;
-  constructor(reason: string, key?: string) {
+  /**
+   * What is wrong: `format` (not an entry of this version, or lengths that do not add up), `checksum`
+   * (its bytes were changed), `key` (it is stored for another key: a reply meant for another command, or
+   * a value copied under a foreign key).
+   */
+  readonly problem: 'format' | 'checksum' | 'key';
+  constructor(reason: string, key?: string, problem: 'format' | 'checksum' | 'key' = 'format') {
     super(CACHE_ENTRY_ERROR_CODE, `Cache entry${key ? ` "${key}"` : ''} is unusable: ${reason}`);
     this.key = key;
+    this.problem = problem;
   }
 }

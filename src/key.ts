@@ -231,11 +231,7 @@ function varyId(
   varyHeaders: readonly string[],
   adapter: string,
 ): string {
-  const parts: string[] = [];
-  for (const name of varyHeaders) {
-    const value = headerValue(config.headers, name);
-    if (value !== undefined) parts.push(`${name}:${value}`);
-  }
+  const parts = varyHeaderParts(config.headers, varyHeaders);
   if (config.auth) parts.push(`auth:${config.auth.username}:${config.auth.password}`);
   if (url.username || url.password) parts.push(`userinfo:${url.username}:${url.password}`);
   // The raw body differs by representation: a string for json/text, bytes for arraybuffer, a Blob…
@@ -254,6 +250,31 @@ function varyId(
   return hash128('vary', ...parts);
 }
 
+const VARY_SETS = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/**
+ * `name:value` of each listed header the request carries, sorted by name: one pass over the request's
+ * headers (AxiosHeaders keeps each as an own property), not one lookup per listed name.
+ */
+function varyHeaderParts(headers: unknown, varyHeaders: readonly string[]): string[] {
+  const parts: string[] = [];
+  if (!headers || typeof headers !== 'object' || varyHeaders.length === 0) return parts;
+  let wanted = VARY_SETS.get(varyHeaders);
+  if (!wanted) {
+    wanted = new Set(varyHeaders.map((name) => name.toLowerCase()));
+    VARY_SETS.set(varyHeaders, wanted);
+  }
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (!wanted.has(lower)) continue;
+    const value = (headers as Record<string, unknown>)[name];
+    if (value === undefined || value === null || value === false) continue;
+    parts.push(`${lower}:${Array.isArray(value) ? value.join(', ') : String(value)}`);
+  }
+  if (parts.length > 1) parts.sort();
+  return parts;
+}
+
 const ADAPTER_VIDS = new Map<string, string>();
 
 /** The variant of a request whose only variant part is its adapter kind (not http). */
@@ -264,22 +285,4 @@ function adapterVid(adapter: string): string {
     ADAPTER_VIDS.set(adapter, vid);
   }
   return vid;
-}
-
-function headerValue(headers: unknown, name: string): string | undefined {
-  if (!headers || typeof headers !== 'object') return undefined;
-  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
-  let value: unknown;
-  if (typeof h.get === 'function') {
-    value = h.get(name);
-  } else {
-    for (const key of Object.keys(h)) {
-      if (key.toLowerCase() === name) {
-        value = h[key];
-        break;
-      }
-    }
-  }
-  if (value === undefined || value === null || value === false) return undefined;
-  return Array.isArray(value) ? value.join(', ') : String(value);
 }

@@ -84,10 +84,21 @@ export interface CacheOptions {
   statuses?: StatusFilter;
   /**
    * Request headers whose values are part of the key (case-insensitive), hashed. Requests that differ in
-   * any of them never share an entry. HTTP basic `auth` and credentials in the URL always count too.
-   * @default ["authorization", "cookie"]
+   * any of them never share an entry. HTTP basic `auth` and credentials in the URL always count too. The
+   * default lists the credential headers in common use by APIs and gateways; a list you give replaces it
+   * (spread `DEFAULTS.varyHeaders` into yours to extend it).
+   * @default ["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token",
+   *   "x-access-token", "x-amz-security-token", "x-goog-api-key", "ocp-apim-subscription-key", "x-functions-key"]
    */
   varyHeaders?: readonly string[];
+  /**
+   * Store responses that set a cookie (`Set-Cookie`), e.g. behind a load balancer that sets a stickiness
+   * cookie on every answer. Off by default in a shared cache: such an answer is often personal (a session,
+   * a CSRF token). The `Set-Cookie` header itself is never stored nor replayed. Per request:
+   * `cache.allowSetCookie`. A private cache (`shared: false`) stores them anyway.
+   * @default false
+   */
+  allowSetCookie?: boolean;
   /**
    * Largest encoded entry stored, in bytes. Larger responses are passed through and not stored.
    * @default 1048576 (1 MiB)
@@ -212,6 +223,11 @@ export interface RequestCacheOptions {
    * @default the instance's `staleIfError`
    */
   staleIfError?: number;
+  /**
+   * Store this response even if it sets a cookie (the `Set-Cookie` header itself is never stored).
+   * @default the instance's `allowSetCookie`
+   */
+  allowSetCookie?: boolean;
 }
 
 /** Options after validation, with defaults applied. */
@@ -222,6 +238,7 @@ export interface ResolvedOptions {
   methods: ReadonlySet<string>;
   isStorableStatus: (status: number) => boolean;
   varyHeaders: readonly string[];
+  allowSetCookie: boolean;
   maxEntryBytes: number;
   storeTimeoutMs: number;
   coalesce: boolean;
@@ -237,6 +254,33 @@ export interface ResolvedOptions {
   onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
 }
 
+/**
+ * Upper bounds of the numeric options, so that every value given can be honoured by Redis (`PX`) and by
+ * timers: a value beyond one is refused where it is given, never accepted and then failing every write.
+ */
+export const LIMITS = {
+  /** `ttl`, `staleWhileRevalidate`, `staleIfError`, `l1.ttl`: a year, in seconds. */
+  seconds: 365 * 24 * 3600,
+  /** `lockTtl`, `lockWait`: ten minutes, in ms. */
+  leaseMs: 600_000,
+  /** `storeTimeout`: a minute, in ms. */
+  storeTimeoutMs: 60_000,
+  /** `breaker.cooldown`: an hour, in ms. */
+  cooldownMs: 3_600_000,
+  /** `breaker.failures`. */
+  failures: 1_000_000,
+  /** `maxEntryBytes`: Redis' largest string, 512 MiB. */
+  entryBytes: 512 * 1024 * 1024,
+  /** `l1.maxEntries`. */
+  l1Entries: 10_000_000,
+  /** `l1.maxBytes`: 8 GiB. */
+  l1Bytes: 8 * 1024 * 1024 * 1024,
+  /** `earlyRefresh` (β): any finite value works; this one only keeps it a safe integer. */
+  earlyRefresh: Number.MAX_SAFE_INTEGER,
+  /** `cache.key`, in characters. */
+  keyLength: 1024,
+} as const;
+
 /** Defaults, exported for documentation and tests. */
 export const DEFAULTS = {
   ttl: 60,
@@ -246,7 +290,20 @@ export const DEFAULTS = {
     [200, 205],
     [207, 299],
   ] as const,
-  varyHeaders: ['authorization', 'cookie'],
+  varyHeaders: [
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'x-api-key',
+    'api-key',
+    'x-auth-token',
+    'x-access-token',
+    'x-amz-security-token',
+    'x-goog-api-key',
+    'ocp-apim-subscription-key',
+    'x-functions-key',
+  ],
+  allowSetCookie: false,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
   coalesce: true,
@@ -266,6 +323,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'methods',
   'statuses',
   'varyHeaders',
+  'allowSetCookie',
   'maxEntryBytes',
   'storeTimeout',
   'coalesce',
@@ -289,6 +347,7 @@ const REQUEST_KEYS: ReadonlySet<string> = new Set([
   'coalesce',
   'staleWhileRevalidate',
   'staleIfError',
+  'allowSetCookie',
 ]);
 
 /** Validate `withCache` options eagerly and apply defaults. Throws {@link CacheOptionError}. */
@@ -306,17 +365,26 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     methods: new Set(stringList('methods', o.methods ?? DEFAULTS.methods).map((m) => m.toLowerCase())),
     isStorableStatus: statusFilter('statuses', o.statuses ?? DEFAULTS.statuses),
     varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
+    allowSetCookie:
+      o.allowSetCookie === undefined ? DEFAULTS.allowSetCookie : boolean('allowSetCookie', o.allowSetCookie),
     maxEntryBytes:
-      o.maxEntryBytes === undefined ? DEFAULTS.maxEntryBytes : positiveInteger('maxEntryBytes', o.maxEntryBytes),
+      o.maxEntryBytes === undefined
+        ? DEFAULTS.maxEntryBytes
+        : positiveInteger('maxEntryBytes', o.maxEntryBytes, LIMITS.entryBytes),
     storeTimeoutMs:
-      o.storeTimeout === undefined ? DEFAULTS.storeTimeout : positiveNumber('storeTimeout', o.storeTimeout),
+      o.storeTimeout === undefined
+        ? DEFAULTS.storeTimeout
+        : positiveNumber('storeTimeout', o.storeTimeout, LIMITS.storeTimeoutMs),
     coalesce: o.coalesce === undefined ? DEFAULTS.coalesce : boolean('coalesce', o.coalesce),
     staleWhileRevalidateMs: windowMs('staleWhileRevalidate', o.staleWhileRevalidate) ?? 0,
     staleIfErrorMs: windowMs('staleIfError', o.staleIfError) ?? 0,
-    lockTtlMs: o.lockTtl === undefined ? DEFAULTS.lockTtl : positiveNumber('lockTtl', o.lockTtl),
-    lockWaitMs: o.lockWait === undefined ? DEFAULTS.lockWait : nonNegativeNumber('lockWait', o.lockWait),
+    lockTtlMs: o.lockTtl === undefined ? DEFAULTS.lockTtl : positiveNumber('lockTtl', o.lockTtl, LIMITS.leaseMs),
+    lockWaitMs:
+      o.lockWait === undefined ? DEFAULTS.lockWait : nonNegativeNumber('lockWait', o.lockWait, LIMITS.leaseMs),
     earlyRefresh:
-      o.earlyRefresh === undefined ? DEFAULTS.earlyRefresh : nonNegativeNumber('earlyRefresh', o.earlyRefresh),
+      o.earlyRefresh === undefined
+        ? DEFAULTS.earlyRefresh
+        : nonNegativeNumber('earlyRefresh', o.earlyRefresh, LIMITS.earlyRefresh),
     l1: l1Option(o.l1),
     tagHeader: o.tagHeader === undefined ? undefined : nonEmptyString('tagHeader', o.tagHeader).toLowerCase(),
     shared: o.shared === undefined ? DEFAULTS.shared : boolean('shared', o.shared),
@@ -334,6 +402,7 @@ export interface ResolvedRequestOptions {
   coalesce: boolean | undefined;
   staleWhileRevalidateMs: number | undefined;
   staleIfErrorMs: number | undefined;
+  allowSetCookie: boolean | undefined;
 }
 
 const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
@@ -344,6 +413,7 @@ const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
   coalesce: undefined,
   staleWhileRevalidateMs: undefined,
   staleIfErrorMs: undefined,
+  allowSetCookie: undefined,
 });
 
 /**
@@ -357,12 +427,13 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
   const o = value as RequestCacheOptions;
   return {
     ttlMs: o.ttl === undefined ? undefined : Math.round(seconds('cache.ttl', o.ttl) * 1000),
-    key: o.key === undefined ? undefined : nonEmptyString('cache.key', o.key),
+    key: o.key === undefined ? undefined : cacheKey(o.key),
     tags: o.tags === undefined ? NO_REQUEST_OPTIONS.tags : stringList('cache.tags', o.tags, true),
     refresh: o.refresh === undefined ? false : boolean('cache.refresh', o.refresh),
     coalesce: o.coalesce === undefined ? undefined : boolean('cache.coalesce', o.coalesce),
     staleWhileRevalidateMs: windowMs('cache.staleWhileRevalidate', o.staleWhileRevalidate),
     staleIfErrorMs: windowMs('cache.staleIfError', o.staleIfError),
+    allowSetCookie: o.allowSetCookie === undefined ? undefined : boolean('cache.allowSetCookie', o.allowSetCookie),
   };
 }
 
@@ -394,8 +465,8 @@ function l1Option(value: unknown): ResolvedOptions['l1'] {
   rejectUnknownKeys(value, new Set(['maxEntries', 'maxBytes', 'ttl']), 'l1.');
   const l = value as L1Options;
   return {
-    maxEntries: l.maxEntries === undefined ? 1000 : positiveInteger('l1.maxEntries', l.maxEntries),
-    maxBytes: l.maxBytes === undefined ? 16 * 1024 * 1024 : positiveInteger('l1.maxBytes', l.maxBytes),
+    maxEntries: l.maxEntries === undefined ? 1000 : positiveInteger('l1.maxEntries', l.maxEntries, LIMITS.l1Entries),
+    maxBytes: l.maxBytes === undefined ? 16 * 1024 * 1024 : positiveInteger('l1.maxBytes', l.maxBytes, LIMITS.l1Bytes),
     ttlMs: Math.round((l.ttl === undefined ? 1 : seconds('l1.ttl', l.ttl)) * 1000),
   };
 }
@@ -407,8 +478,14 @@ function breakerOption(value: unknown): ResolvedOptions['breaker'] {
   rejectUnknownKeys(value, new Set(['failures', 'cooldown']), 'breaker.');
   const b = value as BreakerOptions;
   return {
-    failures: b.failures === undefined ? DEFAULTS.breaker.failures : positiveInteger('breaker.failures', b.failures),
-    cooldownMs: b.cooldown === undefined ? DEFAULTS.breaker.cooldown : positiveNumber('breaker.cooldown', b.cooldown),
+    failures:
+      b.failures === undefined
+        ? DEFAULTS.breaker.failures
+        : positiveInteger('breaker.failures', b.failures, LIMITS.failures),
+    cooldownMs:
+      b.cooldown === undefined
+        ? DEFAULTS.breaker.cooldown
+        : positiveNumber('breaker.cooldown', b.cooldown, LIMITS.cooldownMs),
   };
 }
 
@@ -437,36 +514,36 @@ function prefixOption(value: unknown): string {
   return value;
 }
 
-function seconds(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.001) {
-    throw new CacheOptionError(name, value, 'a number of seconds of at least 0.001');
+function seconds(name: string, value: unknown, max = LIMITS.seconds): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.001 || value > max) {
+    throw new CacheOptionError(name, value, `a number of seconds from 0.001 to ${max}`);
   }
   return value;
 }
 
-function positiveNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new CacheOptionError(name, value, 'a positive finite number');
+function positiveNumber(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new CacheOptionError(name, value, `a positive number of at most ${max}`);
   }
   return value;
 }
 
-function nonNegativeNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new CacheOptionError(name, value, 'a finite number of at least 0');
+function nonNegativeNumber(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new CacheOptionError(name, value, `a number from 0 to ${max}`);
   }
   return value;
 }
 
-/** A window in seconds (0 allowed) converted to milliseconds, or `undefined` when not given. */
+/** A window in seconds (0 allowed, at most a year) converted to milliseconds, or `undefined` when not given. */
 function windowMs(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  return Math.round(nonNegativeNumber(name, value) * 1000);
+  return Math.round(nonNegativeNumber(name, value, LIMITS.seconds) * 1000);
 }
 
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new CacheOptionError(name, value, 'a positive integer');
+function positiveInteger(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new CacheOptionError(name, value, `a positive integer of at most ${max}`);
   }
   return value;
 }
@@ -478,6 +555,29 @@ function boolean(name: string, value: unknown): boolean {
 
 function fn<T>(name: string, value: T): T {
   if (typeof value !== 'function') throw new CacheOptionError(name, value, 'a function');
+  return value;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * `cache.key`: a key without control characters (a newline would split the invalidation messages that
+ * list keys one per line, and a key must mean one thing to every mechanism built on it), of bounded length.
+ */
+function cacheKey(value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > LIMITS.keyLength ||
+    CONTROL_CHARACTERS.test(value)
+  ) {
+    throw new CacheOptionError(
+      'cache.key',
+      value,
+      `a non-empty string of at most ${LIMITS.keyLength} characters, without control characters`,
+    );
+  }
   return value;
 }
 

@@ -22,6 +22,8 @@ export interface CacheStats {
   storeSkips: number;
   /** Values read from the store that were not usable entries (corrupt, foreign, other version). */
   badEntries: number;
+  /** Times the store connection was dropped because a reply could not belong to its command. */
+  distrusts: number;
   /** Upstream calls currently running (in-flight map size). */
   inFlight: number;
   /** Circuit breaker state: `closed` (store used), `open` (store skipped), `half-open` (probing). */
@@ -48,5 +50,6 @@ export function newCounters(): Counters {
     storeTimeouts: 0,
     storeSkips: 0,
     badEntries: 0,
+    distrusts: 0,
   };
 }

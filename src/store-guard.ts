@@ -29,6 +29,11 @@ function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
   return timer;
 }
 
+/** A lying connection is dropped at most this often (a planted value read in a loop cannot thrash it). */
+export const DISTRUST_INTERVAL_MS = 1000;
+/** After dropping a lying connection, failures for this long are its own doing: they do not open the breaker. */
+const DISTRUST_QUIET_MS = 1000;
+
 /** Sentinel for a store call that was not made or did not succeed in time. */
 export const FAILED: unique symbol = Symbol('store call failed');
 export type Failed = typeof FAILED;
@@ -67,6 +72,9 @@ export class StoreGuard {
   /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
   private watches: Watch[] = [];
   private sweeper: NodeJS.Timeout | null = null;
+  /** When the connection was last distrusted, and until when failures do not count towards the breaker. */
+  private distrustedAt = Number.NEGATIVE_INFINITY;
+  private quietUntil = 0;
 
   constructor(
     readonly store: CacheStore,
@@ -161,6 +169,7 @@ export class StoreGuard {
           watch.expire = null;
           this.counters.storeErrors++;
           this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
+          if ((error as { desync?: unknown } | null)?.desync === true) this.distrust();
           resolve(FAILED);
         },
       );
@@ -199,6 +208,30 @@ export class StoreGuard {
   };
 
   /**
+   * The store answered a call with a reply that cannot belong to it (another key's entry, a reply of the
+   * wrong type): the connection may be answering every command with the reply meant for another. Stop
+   * trusting it — the store drops it and gets a new one ({@link CacheStore.distrust}) — at most once per
+   * {@link DISTRUST_INTERVAL_MS}; the calls the drop fails do not open the breaker.
+   */
+  distrust(): void {
+    const now = Date.now();
+    if (now - this.distrustedAt < DISTRUST_INTERVAL_MS) return;
+    this.distrustedAt = now;
+    this.quietUntil = now + DISTRUST_QUIET_MS;
+    this.counters.distrusts++;
+    this.report(
+      () => new CacheStoreError('get', undefined, 'a reply could not belong to its command: reconnecting'),
+      'get',
+      undefined,
+    );
+    try {
+      this.store.distrust?.();
+    } catch {
+      // Nothing more to do: the store keeps failing calls until it is healthy.
+    }
+  }
+
+  /**
    * Report a swallowed error to `onError` (whose own exceptions are ignored). Takes the error or a factory:
    * without a hook, no error object (and stack trace) is built at all, which matters while Redis is down.
    */
@@ -224,7 +257,7 @@ export class StoreGuard {
   private failed(error: () => CacheError, operation: StoreOperation, key: string | undefined, probe: boolean): void {
     this.report(error, operation, key);
     const breaker = this.options.breaker;
-    if (!breaker) return;
+    if (!breaker || Date.now() < this.quietUntil) return;
     this.consecutiveFailures++;
     if (probe || this.consecutiveFailures >= breaker.failures) {
       this.open = true;

@@ -45,18 +45,25 @@ interface RequestTrail {
   url?: unknown;
 }
 
+/** The head of an upstream answer, and whether it set a cookie (the header itself is never stored). */
+export interface UpstreamHead extends ResponseHead {
+  readonly setsCookie: boolean;
+}
+
 /**
  * The storable status line and headers of an upstream answer (adapters may omit `statusText`), with the
  * redirects it followed and the URL that answered, as far as the adapter tells them.
  */
-export function responseHead(response: AxiosResponse): ResponseHead {
+export function responseHead(response: AxiosResponse): UpstreamHead {
   const trail = response.request as RequestTrail | undefined;
+  const headers = plainHeaders(response.headers);
   const counted = trail?._redirectable?._redirectCount;
   const finalUrl = trail?.res?.responseUrl ?? trail?.url;
   return {
     status: response.status,
     statusText: response.statusText ?? '',
-    headers: storableHeaders(plainHeaders(response.headers)),
+    headers: storableHeaders(headers),
+    setsCookie: headers['set-cookie'] !== undefined,
     redirects: typeof counted === 'number' ? counted : 0,
     finalUrl: typeof finalUrl === 'string' ? finalUrl : '',
   };

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { UnexpectedReplyError } from './types.js';
 
 interface Waiter {
   resolve(value: Buffer | null): void;
@@ -97,9 +98,11 @@ export class ReadBatch {
     if (keys.length === 1) {
       const waiter = waiters[0] as Waiter;
       this.client.getBuffer(keys[0] as string).then(
-        (value) => {
-          if (value) this.sized(value.length, 1);
+        (value: unknown) => {
           settled();
+          // A reply that cannot answer a GET: the connection is out of step (see UnexpectedReplyError).
+          if (value !== null && !Buffer.isBuffer(value)) return waiter.reject(new UnexpectedReplyError('GET', value));
+          if (value) this.sized(value.length, 1);
           waiter.resolve(value);
         },
         (error: unknown) => {
@@ -110,7 +113,13 @@ export class ReadBatch {
       return;
     }
     this.client.mgetBuffer(keys).then(
-      (values) => {
+      (values: unknown) => {
+        if (!Array.isArray(values) || values.length !== keys.length || !values.every(isBulk)) {
+          const error = new UnexpectedReplyError('MGET', values);
+          for (const waiter of waiters) waiter.reject(error);
+          settled();
+          return;
+        }
         let bytes = 0;
         let found = 0;
         for (let i = 0; i < waiters.length; i++) {
@@ -148,6 +157,10 @@ export class ReadBatch {
     this.scheduled = false;
     this.sendAllowed();
   };
+}
+
+function isBulk(value: unknown): boolean {
+  return value === null || Buffer.isBuffer(value);
 }
 
 function keysFor(valueBytes: number, maxKeys: number): number {

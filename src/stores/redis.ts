@@ -2,7 +2,14 @@ import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
 import { ReadBatch } from './read-batch.js';
 import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, READ_OR_LEASE, WRITE_FILL } from './scripts.js';
-import { type CacheStore, type FillWrite, type LeaseState, type Subscription, UNCACHEABLE_MARKER } from './types.js';
+import {
+  type CacheStore,
+  type FillWrite,
+  type LeaseState,
+  type Subscription,
+  UNCACHEABLE_MARKER,
+  UnexpectedReplyError,
+} from './types.js';
 
 /**
  * An ioredis client: a single-node (or Sentinel-managed) `Redis`, or a `Cluster`. Declared by the members
@@ -124,7 +131,16 @@ export class RedisStore implements CacheStore {
   }
 
   get(key: string): Promise<Uint8Array | null> {
-    return this.reads ? this.reads.get(key) : this.redis.getBuffer(key);
+    return this.reads ? this.reads.get(key) : this.redis.getBuffer(key).then(bulkReply('GET'));
+  }
+
+  /**
+   * A reply could not belong to its command: drop the connection and reconnect (ioredis `disconnect(true)`;
+   * the commands still waiting on it fail, and are misses). This is the one thing the cache does to the
+   * client you own besides sending commands.
+   */
+  distrust(): void {
+    this.redis.disconnect(true);
   }
 
   set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
@@ -174,12 +190,11 @@ export class RedisStore implements CacheStore {
       this.redis,
       [leaseKey, entryKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
-    )) as [Buffer, Buffer | null];
-    const state = answer[0].toString();
-    return {
-      lease: state === 'acquired' || state === 'uncacheable' ? state : 'held',
-      value: answer[1] ?? null,
-    };
+    )) as unknown;
+    if (!Array.isArray(answer) || answer.length !== 2 || !isBulk(answer[1])) {
+      throw new UnexpectedReplyError('LEASE_ACQUIRE_READ', answer);
+    }
+    return { lease: leaseState('LEASE_ACQUIRE_READ', answer[0]), value: answer[1] ?? null };
   }
 
   async getOrAcquireLease(
@@ -193,11 +208,14 @@ export class RedisStore implements CacheStore {
       this.redis,
       [entryKey, leaseKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
-    )) as [Buffer | null, Buffer?];
-    const value = answer[0] ?? null;
-    if (value) return { value, lease: null };
-    const state = answer[1]?.toString();
-    return { value: null, lease: state === 'acquired' || state === 'uncacheable' ? state : 'held' };
+    )) as unknown;
+    if (Array.isArray(answer) && answer.length === 1 && Buffer.isBuffer(answer[0])) {
+      return { value: answer[0], lease: null };
+    }
+    if (!Array.isArray(answer) || answer.length !== 2 || answer[0] !== null) {
+      throw new UnexpectedReplyError('READ_OR_LEASE', answer);
+    }
+    return { value: null, lease: leaseState('READ_OR_LEASE', answer[1]) };
   }
 
   async writeFill(write: FillWrite): Promise<void> {
@@ -220,13 +238,18 @@ export class RedisStore implements CacheStore {
           announce?.channel ?? '',
           announce?.message ?? '',
         ],
-      ),
+      ).then(integerReply('WRITE_FILL', 1, 1)),
     ];
     for (const index of indexes)
-      if (!sameSlot.includes(index)) writes.push(INDEX_ADD.run(this.redis, [index], [key, ttl]));
+      if (!sameSlot.includes(index))
+        writes.push(INDEX_ADD.run(this.redis, [index], [key, ttl]).then(integerReply('INDEX_ADD', 1, 1)));
     // A lease in another slot (not one of ours) is released by its own call, after the write.
     if (lease && leaseKey === key)
-      writes.push(LEASE_RELEASE.run(this.redis, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]));
+      writes.push(
+        LEASE_RELEASE.run(this.redis, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]).then(
+          integerReply('LEASE_RELEASE', 0, 1),
+        ),
+      );
     await Promise.all(writes);
   }
 
@@ -271,12 +294,16 @@ export class RedisStore implements CacheStore {
       [key],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
     );
-    return answer === 'acquired' || answer === 'uncacheable' ? answer : 'held';
+    return leaseState('LEASE_ACQUIRE', answer);
   }
 
   async releaseLease(key: string, token: string, uncacheableMs = 0): Promise<void> {
     this.beforeWrite();
-    await LEASE_RELEASE.run(this.redis, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]);
+    integerReply(
+      'LEASE_RELEASE',
+      0,
+      1,
+    )(await LEASE_RELEASE.run(this.redis, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]));
   }
 
   private async deleteMatchingOn(node: Redis, pattern: string, filter?: (key: string) => boolean): Promise<number> {
@@ -301,6 +328,37 @@ export class RedisStore implements CacheStore {
     } while (cursor !== '0');
     return removed;
   }
+}
+
+/**
+ * Replies are checked against what their command can answer: one that cannot belong to it means the
+ * connection is out of step (a stray reply shifted every later one), and the call rejects with an
+ * {@link UnexpectedReplyError}, after which the cache drops the connection.
+ */
+function isBulk(value: unknown): value is Buffer | null {
+  return value === null || Buffer.isBuffer(value);
+}
+
+function bulkReply(command: string): (reply: unknown) => Buffer | null {
+  return (reply) => {
+    if (!isBulk(reply)) throw new UnexpectedReplyError(command, reply);
+    return reply;
+  };
+}
+
+function integerReply(command: string, min: number, max: number): (reply: unknown) => number {
+  return (reply) => {
+    if (typeof reply !== 'number' || reply < min || reply > max) throw new UnexpectedReplyError(command, reply);
+    return reply;
+  };
+}
+
+const LEASE_STATES: ReadonlySet<string> = new Set(['acquired', 'held', 'uncacheable']);
+
+function leaseState(command: string, reply: unknown): LeaseState {
+  const state = Buffer.isBuffer(reply) ? reply.toString() : reply;
+  if (typeof state !== 'string' || !LEASE_STATES.has(state)) throw new UnexpectedReplyError(command, reply);
+  return state as LeaseState;
 }
 
 /** The Redis Cluster hash tag of a key (what decides its slot), or `null` when it has none. */

@@ -80,6 +80,14 @@ export interface CacheStore {
   state?(): string;
 
   /**
+   * A reply could not belong to the command it answered (another key's entry, a reply of the wrong type):
+   * drop the connection and make a new one, so that replies meant for other commands stop being taken as
+   * answers. Optional; the cache calls it at most once a second. A call that gets a reply of the wrong type
+   * should reject with an error whose `desync` property is `true` (see {@link UnexpectedReplyError}).
+   */
+  distrust?(): void;
+
+  /**
    * Optional fast path: take the lease (as {@link acquireLease}) and read `entryKey`, atomically, in one
    * call. Without it, the two calls are sent back to back.
    */
@@ -117,6 +125,22 @@ export interface CacheStore {
    * entries are only bounded by `l1.ttl` across processes.
    */
   subscribe?(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription;
+}
+
+/** A reply that cannot be the answer to the command that got it: the connection may be out of step. */
+export class UnexpectedReplyError extends Error {
+  readonly desync = true;
+  constructor(command: string, reply: unknown) {
+    super(`unexpected reply to ${command}: ${describeReply(reply)}`);
+    this.name = 'UnexpectedReplyError';
+  }
+}
+
+function describeReply(reply: unknown): string {
+  if (reply === null) return 'null';
+  if (Buffer.isBuffer(reply)) return `${reply.length} bytes`;
+  if (Array.isArray(reply)) return `an array of ${reply.length}`;
+  return typeof reply === 'string' ? JSON.stringify(reply.slice(0, 40)) : typeof reply;
 }
 
 /** A live subscription; `close()` ends its connection. */

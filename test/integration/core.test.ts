@@ -193,13 +193,29 @@ describe('bodies and headers', () => {
     expect(upstream.calls('/blob.bin')).toBe(1);
   });
 
-  it('never stores or replays set-cookie', async () => {
+  it('does not store an answer that sets a cookie: a second visitor never gets the first one\'s token', async () => {
+    let visitor = 0;
+    upstream.handle((_req, res) => {
+      visitor++;
+      res.setHeader('set-cookie', `csrf=${visitor}`);
+      res.end(JSON.stringify({ csrfToken: `token-of-visitor-${visitor}` }));
+    });
+    const first = await api.get('/login-form');
+    const second = await api.get('/login-form');
+    expect(first.data.csrfToken).toBe('token-of-visitor-1');
+    expect(second.data.csrfToken).toBe('token-of-visitor-2');
+    expect(second.cache?.status).toBe('miss');
+    expect(upstream.calls('/login-form')).toBe(2);
+    expect(await redis.exists(first.cache?.key as string)).toBe(0);
+  });
+
+  it('never stores or replays set-cookie, even when such answers may be stored', async () => {
     upstream.handle((_req, res) => {
       res.setHeader('set-cookie', 'session=abc');
       res.setHeader('x-key-version', '7');
       res.end('{"ok":true}');
     });
-    const miss = await api.get('/cookie');
+    const miss = await api.get('/cookie', { cache: { allowSetCookie: true } });
     const hit = await api.get('/cookie');
     expect(miss.headers['set-cookie']).toEqual(['session=abc']);
     expect(hit.headers['set-cookie']).toBeUndefined();

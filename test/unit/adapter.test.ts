@@ -447,8 +447,22 @@ describe('what is stored', () => {
     expect(upstream.calls.map((c) => c.url)).toEqual(['/big', '/big', '/small']);
   });
 
+  it('does not store an answer that sets a cookie in a shared cache, unless allowed (instance or request)', async () => {
+    const cookie = () => ({ data: 'csrf-token-of-visitor-1', headers: { 'set-cookie': ['csrf=1'] } });
+    const shared = cachedApi({}, cookie);
+    expect((await shared.api.get('/form')).headers['set-cookie']).toEqual(['csrf=1']);
+    expect((await shared.api.get('/form')).cache?.status).toBe('miss');
+    expect(shared.upstream.calls).toHaveLength(2);
+    const perRequest = cachedApi({}, cookie);
+    await perRequest.api.get('/form', { cache: { allowSetCookie: true } });
+    expect((await perRequest.api.get('/form')).cache?.status).toBe('hit');
+    const privateCache = cachedApi({ shared: false }, cookie);
+    await privateCache.api.get('/form');
+    expect((await privateCache.api.get('/form')).cache?.status).toBe('hit');
+  });
+
   it('returns set-cookie on the miss but never on a hit; hop-by-hop headers are not replayed', async () => {
-    const { api } = cachedApi({}, () => ({
+    const { api } = cachedApi({ allowSetCookie: true }, () => ({
       data: 'x',
       headers: { 'set-cookie': ['sid=1; HttpOnly', 'theme=dark'], 'x-kept': 'yes', connection: 'keep-alive' },
     }));
@@ -862,7 +876,7 @@ describe('a failing store never fails a request', () => {
     const store = getCacheStore(api) as MemoryStore;
     const key = (await api.get('/json')).cache?.key ?? '';
     const stored = decodeEntry(store.read(key) ?? new Uint8Array());
-    const corrupt = encodeEntry({ ...stored, body: Buffer.from('{"ok":tru') });
+    const corrupt = encodeEntry({ ...stored, body: Buffer.from('{"ok":tru') }, key);
     await store.set(key, corrupt, 60_000, []);
     const response = await api.get('/json');
     expect(response.cache?.status).toBe('miss');

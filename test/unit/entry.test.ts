@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { AxiosHeaders } from 'axios';
 import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../src/checksum.js';
 import {
   bodyToBytes,
   bytesToBody,
@@ -12,6 +13,20 @@ import {
   storableHeaders,
 } from '../../src/entry.js';
 import { CacheEntryError } from '../../src/index.js';
+
+/** The key the test entries are stored under, and its readable label. */
+const KEY = { entry: 'test:{rid}:_:GET http://api.test/x', label: 'GET http://api.test/x' };
+const encode = (entry: Parameters<typeof encodeEntry>[0], key = KEY.entry) => encodeEntry(entry, key);
+const decode = (bytes: Uint8Array, known?: Entry['meta'], remember = false) => decodeEntry(bytes, KEY, known, remember);
+
+/** Recompute the checksum of hand-changed bytes, as a bug that wrote them consistently would. */
+function reseal(bytes: Buffer): Buffer {
+  bytes.writeUInt32BE(crc32(bytes.subarray(8)), 4);
+  return bytes;
+}
+
+/** Where the metadata of an encoded entry starts (after the key and the metadata length). */
+const metaStartOf = (bytes: Buffer) => 8 + 2 + bytes.readUInt16BE(8) + 4;
 
 /** The metadata every entry carries (plus `fetchMs`, which newer formats record). */
 const HEAD = {
@@ -34,29 +49,40 @@ function entryOf(bodyKind: Entry['bodyKind'], body: Uint8Array, blobType = ''): 
 async function roundTrip(data: unknown): Promise<{ entry: Entry; body: unknown }> {
   const bytes = await bodyToBytes(data);
   if (!bytes) throw new Error('body should be storable');
-  const encoded = encodeEntry(entryOf(bytes.kind, bytes.bytes, bytes.blobType));
-  const entry = decodeEntry(encoded);
+  const encoded = encode(entryOf(bytes.kind, bytes.bytes, bytes.blobType));
+  const entry = decode(encoded);
   return { entry, body: bytesToBody(entry) };
 }
 
 /** An entry with hand-written metadata, to produce values the encoder never would. */
-function rawEntry(meta: unknown, body: Uint8Array = new Uint8Array(0), version = FORMAT_VERSION): Buffer {
-  const metaBytes = Buffer.from(JSON.stringify(meta));
-  const head = Buffer.from([0x41, 0x52, 0x43, version, 0, 0, 0, 0]);
-  head.writeUInt32BE(metaBytes.length, 4);
-  return Buffer.concat([head, metaBytes, body]);
+function rawEntry(
+  meta: unknown,
+  body: Uint8Array = new Uint8Array(0),
+  version = FORMAT_VERSION,
+  key = KEY.entry,
+): Buffer {
+  const metaBytes =
+    typeof meta === 'string' && meta.startsWith('{') ? Buffer.from(meta) : Buffer.from(JSON.stringify(meta));
+  const keyBytes = Buffer.from(key);
+  const head = Buffer.alloc(8 + 2 + keyBytes.length + 4);
+  head.set([0x41, 0x52, 0x43, version]);
+  head.writeUInt16BE(keyBytes.length, 8);
+  head.set(keyBytes, 10);
+  head.writeUInt32BE(metaBytes.length, 10 + keyBytes.length);
+  return reseal(Buffer.concat([head, metaBytes, body]));
 }
 
 /** The metadata of a valid entry with the body "ok", as the encoder writes it. */
 const GOOD_META: Record<string, unknown> = (() => {
-  const good = encodeEntry(entryOf('string', Buffer.from('ok')));
-  return JSON.parse(good.toString('utf8', 8, 8 + good.readUInt32BE(4)));
+  const good = encode(entryOf('string', Buffer.from('ok')));
+  const start = metaStartOf(good);
+  return JSON.parse(good.toString('utf8', start, start + good.readUInt32BE(start - 4)));
 })();
 
 function expectBadEntry(bytes: Uint8Array, reason: RegExp): void {
   let caught: unknown;
   try {
-    decodeEntry(bytes, 'GET http://api.test/x');
+    decode(bytes);
   } catch (error) {
     caught = error;
   }
@@ -162,10 +188,10 @@ describe('entry round trips', () => {
   });
 
   it('decodes from a Uint8Array that is not a Buffer, at an offset', async () => {
-    const encoded = encodeEntry(entryOf('string', Buffer.from('hello')));
+    const encoded = encode(entryOf('string', Buffer.from('hello')));
     const padded = new Uint8Array(encoded.length + 3);
     padded.set(encoded, 3);
-    const entry = decodeEntry(new Uint8Array(padded.buffer, 3, encoded.length));
+    const entry = decode(new Uint8Array(padded.buffer, 3, encoded.length));
     expect(bytesToBody(entry)).toBe('hello');
   });
 });
@@ -173,10 +199,10 @@ describe('entry round trips', () => {
 describe('bytesToBody copies', () => {
   /** Decode an entry from a buffer that is not pooled, so that nothing else shares its memory. */
   function isolatedEntry(kind: Entry['bodyKind'], body: Uint8Array): { encoded: Buffer; entry: Entry } {
-    const pooled = encodeEntry(entryOf(kind, body));
+    const pooled = encode(entryOf(kind, body));
     const encoded = Buffer.alloc(pooled.length);
     pooled.copy(encoded);
-    return { encoded, entry: decodeEntry(encoded) };
+    return { encoded, entry: decode(encoded) };
   }
 
   it('returns a fresh Buffer each time: mutating one result changes neither the next nor the stored bytes', () => {
@@ -241,26 +267,66 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
     }
   });
 
-  it('rejects a truncated or over-long body', () => {
-    const good = encodeEntry(entryOf('string', Buffer.from('0123456789')));
-    expectBadEntry(good.subarray(0, good.length - 1), /body is 9 bytes, expected 10/);
-    expectBadEntry(good.subarray(0, good.length - 10), /body is 0 bytes, expected 10/);
-    expectBadEntry(Buffer.concat([good, Buffer.from('x')]), /body is 11 bytes, expected 10/);
+  it('rejects a truncated or over-long body (with a checksum that matches)', () => {
+    const good = encode(entryOf('string', Buffer.from('0123456789')));
+    const cut = (end: number) => reseal(Buffer.from(good.subarray(0, end)));
+    expectBadEntry(cut(good.length - 1), /body is 9 bytes, expected 10/);
+    expectBadEntry(cut(good.length - 10), /body is 0 bytes, expected 10/);
+    expectBadEntry(reseal(Buffer.concat([good, Buffer.from('x')])), /body is 11 bytes, expected 10/);
   });
 
-  it('rejects truncated metadata', () => {
-    const good = encodeEntry(entryOf('string', Buffer.from('0123456789')));
-    const metaLength = good.readUInt32BE(4);
-    expectBadEntry(good.subarray(0, 8 + metaLength - 1), /truncated metadata/);
-    expectBadEntry(good.subarray(0, 9), /truncated metadata/);
+  it('rejects truncated metadata or key (with a checksum that matches)', () => {
+    const good = encode(entryOf('string', Buffer.from('0123456789')));
+    const start = metaStartOf(good);
+    const metaLength = good.readUInt32BE(start - 4);
+    expectBadEntry(reseal(Buffer.from(good.subarray(0, start + metaLength - 1))), /truncated metadata/);
+    expectBadEntry(reseal(Buffer.from(good.subarray(0, 20))), /truncated key/);
     const lying = Buffer.from(good);
-    lying.writeUInt32BE(0xffffffff, 4);
-    expectBadEntry(lying, /truncated metadata/);
+    lying.writeUInt32BE(0xffffffff, start - 4);
+    expectBadEntry(reseal(lying), /truncated metadata/);
   });
 
   it('rejects metadata that is not JSON', () => {
-    const head = Buffer.from([0x41, 0x52, 0x43, FORMAT_VERSION, 0, 0, 0, 5]);
-    expectBadEntry(Buffer.concat([head, Buffer.from('{nope')]), /metadata is not JSON/);
+    expectBadEntry(rawEntry('{nope'), /metadata is not JSON/);
+  });
+
+  it('rejects any changed byte: the checksum covers the key, the metadata and the body', () => {
+    const good = encode(entryOf('string', Buffer.from('0123456789')));
+    for (let i = 8; i < good.length; i++) {
+      const changed = Buffer.from(good);
+      changed[i] = (changed[i] as number) ^ 0x20;
+      expectBadEntry(changed, /checksum does not match/);
+    }
+    const swapped = Buffer.from(good);
+    swapped.write('98', good.length - 2, 'latin1'); // same length, other digits
+    expectBadEntry(swapped, /checksum does not match/);
+    expect(decode(good).body.byteLength).toBe(10);
+  });
+
+  it('rejects a valid entry of another key: a reply meant for another command, or a copy under a foreign key', () => {
+    const alices = encode(
+      entryOf('string', Buffer.from('{"orders":["alice"]}')),
+      'test:{rid}:alice:GET http://api.test/me',
+    );
+    let caught: unknown;
+    try {
+      decode(alices);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(CacheEntryError);
+    expect((caught as CacheEntryError).problem).toBe('key');
+    expect((caught as CacheEntryError).message).toMatch(/stored for another key/);
+    // Without an expected key (tools that inspect any entry), it decodes.
+    expect(bytesToBody(decodeEntry(alices))).toBe('{"orders":["alice"]}');
+  });
+
+  it('never replays a set-cookie or hop-by-hop header, however it got into the stored metadata', () => {
+    const planted = rawEntry(
+      { ...GOOD_META, h: { 'content-type': 'text/plain', 'set-cookie': ['sid=alice'], connection: 'close' } },
+      Buffer.from('ok'),
+    );
+    expect(decode(planted).headers).toEqual({ 'content-type': 'text/plain' });
   });
 
   it('rejects metadata with missing fields or fields of the wrong type', () => {
@@ -294,12 +360,12 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
 
 describe('decodeEntry with the metadata of the last read (known)', () => {
   const encoded = (body: string, createdAt = HEAD.createdAt) =>
-    encodeEntry({ ...entryOf('string', Buffer.from(body)), createdAt });
+    encode({ ...entryOf('string', Buffer.from(body)), createdAt });
 
   it('reuses the metadata when its bytes are the same, with the new body', () => {
-    const first = decodeEntry(encoded('{"v":1}'), 'k', undefined, true);
+    const first = decode(encoded('{"v":1}'), undefined, true);
     expect(first.meta).toBeDefined();
-    const again = decodeEntry(encoded('{"v":2}'), 'k', first.meta, true);
+    const again = decode(encoded('{"v":2}'), first.meta, true);
     expect(again.meta).toBe(first.meta);
     expect(again.headers).toBe(first.headers);
     expect({ ...again, body: undefined, meta: undefined }).toEqual({ ...first, body: undefined, meta: undefined });
@@ -308,23 +374,23 @@ describe('decodeEntry with the metadata of the last read (known)', () => {
 
   it('decodes afresh when the metadata differs (another stored answer), and keeps a copy of its bytes', () => {
     const source = encoded('{"v":1}');
-    const first = decodeEntry(source, 'k', undefined, true);
-    const newer = decodeEntry(encoded('{"v":1}', HEAD.createdAt + 1000), 'k', first.meta, true);
+    const first = decode(source, undefined, true);
+    const newer = decode(encoded('{"v":1}', HEAD.createdAt + 1000), first.meta, true);
     expect(newer.meta).not.toBe(first.meta);
     expect(newer.createdAt).toBe(HEAD.createdAt + 1000);
     source.fill(0); // the kept bytes are a copy: the read buffer may be reused
-    expect(decodeEntry(encoded('{"v":1}'), 'k', first.meta).meta).toBe(first.meta);
+    expect(decode(encoded('{"v":1}'), first.meta).meta).toBe(first.meta);
   });
 
   it('still checks the body length against the reused metadata', () => {
-    const first = decodeEntry(encoded('{"v":1}'), 'k', undefined, true);
+    const first = decode(encoded('{"v":1}'), undefined, true);
     const longer = encoded('{"v":1}');
-    const tampered = Buffer.concat([longer, Buffer.from('x')]);
-    expect(() => decodeEntry(tampered, 'k', first.meta)).toThrow(CacheEntryError);
+    const tampered = reseal(Buffer.concat([longer, Buffer.from('x')]));
+    expect(() => decode(tampered, first.meta)).toThrow(CacheEntryError);
   });
 
   it('keeps nothing without `remember`', () => {
-    expect(decodeEntry(encoded('{"v":1}')).meta).toBeUndefined();
+    expect(decode(encoded('{"v":1}')).meta).toBeUndefined();
   });
 });
 
