@@ -193,7 +193,7 @@ describe('bodies and headers', () => {
     expect(upstream.calls('/blob.bin')).toBe(1);
   });
 
-  it('does not store an answer that sets a cookie: a second visitor never gets the first one\'s token', async () => {
+  it("does not store an answer that sets a cookie: a second visitor never gets the first one's token", async () => {
     let visitor = 0;
     upstream.handle((_req, res) => {
       visitor++;
