@@ -18,6 +18,7 @@ export {
   type CacheOptions,
   DEFAULTS,
   type L1Options,
+  LIMITS,
   type RequestCacheOptions,
   type StatusFilter,
 } from './options.js';
@@ -25,6 +26,6 @@ export type { CacheInfo } from './replay.js';
 export type { CacheStats } from './stats.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
-export type { CacheStore, LeaseState, Subscription } from './stores/types.js';
+export { type CacheStore, type LeaseState, type Subscription, UnexpectedReplyError } from './stores/types.js';
 export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './types.js';
 export { closeCache, getCacheStats, getCacheStore, withCache } from './with-cache.js';

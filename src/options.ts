@@ -59,7 +59,7 @@ export interface CacheOptions {
    */
   store?: IORedisClient | CacheStore;
   /**
-   * Seconds an entry stays fresh. Fractions are allowed (millisecond precision).
+   * Seconds an entry stays fresh. Fractions are allowed (millisecond precision); at most a year.
    * @default 60
    */
   ttl?: number;
@@ -100,7 +100,8 @@ export interface CacheOptions {
    */
   allowSetCookie?: boolean;
   /**
-   * Largest encoded entry stored, in bytes. Larger responses are passed through and not stored.
+   * Largest encoded entry stored, in bytes (at most 512 MiB, Redis' largest string). Larger responses are
+   * passed through and not stored.
    * @default 1048576 (1 MiB)
    */
   maxEntryBytes?: number;
@@ -110,6 +111,7 @@ export interface CacheOptions {
    * by more than this. Only time this process spends waiting counts, from the store's last answer: a call
    * queued behind replies the process is busy parsing, or behind replies Redis is still sending (large
    * values, many in flight), waits longer, up to 40 × this in all (see "When Redis fails" in the README).
+   * At most 60,000.
    * @default 50
    */
   storeTimeout?: number;
@@ -120,26 +122,26 @@ export interface CacheOptions {
   coalesce?: boolean;
   /**
    * Seconds past freshness during which a stale entry is served at once (`response.cache.status` is
-   * `'stale'`) while one background refresh, for the whole fleet, fetches a new one.
+   * `'stale'`) while one background refresh, for the whole fleet, fetches a new one. At most a year.
    * @default 0 (off)
    */
   staleWhileRevalidate?: number;
   /**
    * Seconds past freshness during which a stale entry is served instead of an upstream failure (network
-   * error, timeout, 5xx).
+   * error, timeout, 5xx). At most a year.
    * @default 0 (off)
    */
   staleIfError?: number;
   /**
    * Milliseconds a fill lease lasts: on a miss, one process fleet-wide takes the lease and calls upstream;
    * the others wait for its entry. If the holder dies, the lease expires after this long and another
-   * process takes over. Set it above your upstream's slowest normal answer.
+   * process takes over. Set it above your upstream's slowest normal answer. At most 600,000 (10 minutes).
    * @default 5000
    */
   lockTtl?: number;
   /**
    * Milliseconds a request waits for another process's fill before calling upstream itself. Each request's
-   * own `timeout` and `signal` still apply.
+   * own `timeout` and `signal` still apply. At most 600,000 (10 minutes).
    * @default 6000 (a little over `lockTtl`, so that a dead holder's lease runs out first)
    */
   lockWait?: number;
@@ -187,13 +189,14 @@ export interface CacheOptions {
 /** Per-request options: `config.cache`. `false` bypasses the cache entirely (no read, no write). */
 export interface RequestCacheOptions {
   /**
-   * Seconds this response stays fresh.
+   * Seconds this response stays fresh (at most a year).
    * @default the instance's `ttl`
    */
   ttl?: number;
   /**
-   * Your own key for this request, replacing the method and URL in the key derivation (the instance
-   * prefix and `varyHeaders` still apply). `evict(instance, { url, cache: { key } })` removes it.
+   * Your own key for this request, replacing the URL in the key derivation (the method, the instance
+   * prefix and `varyHeaders` still apply): at most 1,024 characters, no control characters.
+   * `evict(instance, { url, cache: { key } })` removes it.
    * @default derived from the method, URL, params, body and `varyHeaders`
    */
   key?: string;
@@ -214,12 +217,12 @@ export interface RequestCacheOptions {
    */
   coalesce?: boolean;
   /**
-   * Seconds a stale entry may be served while it is refreshed in the background.
+   * Seconds a stale entry may be served while it is refreshed in the background (at most a year).
    * @default the instance's `staleWhileRevalidate`
    */
   staleWhileRevalidate?: number;
   /**
-   * Seconds a stale entry may be served instead of an upstream failure.
+   * Seconds a stale entry may be served instead of an upstream failure (at most a year).
    * @default the instance's `staleIfError`
    */
   staleIfError?: number;
