@@ -25,7 +25,13 @@ const PRESENT_MAX = 10_000;
  */
 export function expectMiss(state: CacheState, keys: RequestKeys): boolean {
   const store = state.guard.store;
-  return store.getOrAcquireLease !== undefined && store.acquireLease !== undefined && !state.present.has(keys.entry);
+  return (
+    store.getOrAcquireLease !== undefined &&
+    store.acquireLease !== undefined &&
+    !state.present.has(keys.entry) &&
+    store.supports?.('leases') !== false &&
+    state.guard.writesHealthy
+  );
 }
 
 /** Remember whether the last read (or write) of a key found it (only for stores that fold the lease). */
@@ -104,6 +110,8 @@ export async function writeEntry(
 ): Promise<WriteResult> {
   const { options, guard } = state;
   const unstorable: WriteResult = { kind: 'unstorable' };
+  // The server refuses writes for now (a read-only replica, maxmemory reached): do not try.
+  if (guard.store.supports?.('writes') === false) return { kind: 'failed' };
   if (!options.isStorableStatus(head.status)) return unstorable;
   // An answer that sets a cookie is often personal (a session, a CSRF token): a shared cache does not keep
   // it unless told to (the cookie itself is never kept).

@@ -1,5 +1,5 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
-import { CacheOptionError } from './errors.js';
+import { CacheOptionError, CacheStoreError, CacheStoreTimeoutError, type StoreOperation } from './errors.js';
 import { announce, DROP_ALL } from './invalidation.js';
 import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from './key.js';
 import { resolveRequestOptions } from './options.js';
@@ -30,11 +30,13 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
     const re = request;
     return dropped(
       state,
-      await state.options.store.deleteMatching(entryPattern(prefix, '*'), (key) => {
-        const url = entryUrl(key);
-        re.lastIndex = 0;
-        return url !== null && re.test(url);
-      }),
+      await bounded(state, 'evict', undefined, (store) =>
+        store.deleteMatching(entryPattern(prefix, '*'), (key) => {
+          const url = entryUrl(key);
+          re.lastIndex = 0;
+          return url !== null && re.test(url);
+        }),
+      ),
     );
   }
   if (typeof request === 'string' && request.includes('*')) {
@@ -51,7 +53,10 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
     );
     const origin = full.origin === 'null' ? `${full.protocol}//${full.host}` : full.origin;
     const urlGlob = `${origin}${full.pathname}`.split('%2A').map(escapeGlob).join('*');
-    return dropped(state, await state.options.store.deleteMatching(entryPattern(prefix, urlGlob)));
+    return dropped(
+      state,
+      await bounded(state, 'evict', undefined, (store) => store.deleteMatching(entryPattern(prefix, urlGlob))),
+    );
   }
   const config = evictionConfig(instance, request);
   const options = resolveRequestOptions((config as { cache?: unknown }).cache);
@@ -59,7 +64,7 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
   if (!keys) {
     throw new CacheOptionError('request.data', config.data, 'a body that can be keyed (not a stream or FormData)');
   }
-  return dropped(state, await state.options.store.deleteIndexed([keys.variants]));
+  return dropped(state, await bounded(state, 'evict', keys.label, (store) => store.deleteIndexed([keys.variants])));
 }
 
 /** Remove every entry stored with any of these tags. Resolves to the number of entries removed. */
@@ -73,7 +78,9 @@ export async function evictTags(instance: AnyInstance, tags: readonly string[]):
   if (tags.length === 0) return 0;
   return dropped(
     state,
-    await state.options.store.deleteIndexed(tags.map((tag) => tagIndexKey(state.options.prefix, tag))),
+    await bounded(state, 'evict', undefined, (store) =>
+      store.deleteIndexed(tags.map((tag) => tagIndexKey(state.options.prefix, tag))),
+    ),
   );
 }
 
@@ -84,7 +91,35 @@ export async function evictTags(instance: AnyInstance, tags: readonly string[]):
  */
 export async function clearCache(instance: AnyInstance): Promise<number> {
   const state = cacheStateOf(instance);
-  return dropped(state, await state.options.store.deleteMatching(`${escapeGlob(state.options.prefix)}*`));
+  return dropped(
+    state,
+    await bounded(state, 'clear', undefined, (store) => store.deleteMatching(`${escapeGlob(state.options.prefix)}*`)),
+  );
+}
+
+/**
+ * Run an eviction within `evictTimeout`: it resolves, or rejects with a `CacheStoreError` (the store's
+ * failure as `cause`) or a `CacheStoreTimeoutError` — never hangs on a dead store, never a raw client
+ * error. A command the store already sent may still run later (deleting later is still an eviction).
+ */
+async function bounded<T>(
+  state: CacheState,
+  operation: StoreOperation,
+  key: string | undefined,
+  work: (store: CacheState['options']['store']) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = state.options.evictTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CacheStoreTimeoutError(operation, key, timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(() => work(state.options.store)), timedOut]);
+  } catch (error) {
+    throw error instanceof CacheStoreError ? error : new CacheStoreError(operation, key, error);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

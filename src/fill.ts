@@ -2,7 +2,7 @@ import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } 
 import { type Flight, takeOwner } from './coalesce.js';
 import type { Entry } from './entry.js';
 import { expectMiss, notePresence, readEntry, writeEntry } from './entry-store.js';
-import { coordinateFill, type HeldLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
+import { coordinateFill, type HeldLease, keepLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import { copyData, entryOutcome, type Outcome } from './outcome.js';
@@ -91,7 +91,9 @@ export async function fill(
     upstreamConfig = owner;
   }
 
+  const stopRenewing = lease ? keepLease(state, keys, lease) : null;
   const result = await callUpstream(state, upstreamConfig);
+  stopRenewing?.();
   const failed = !result.ok || result.response.status >= 500;
   if (failed && stale && Date.now() < stale.freshUntil + staleIfErrorMs) {
     if (lease) void releaseFill(state, keys, lease, false);

@@ -47,7 +47,7 @@ export async function coordinateFill(
   first?: LeaseAnswer,
 ): Promise<FillPlan> {
   const store = state.guard.store;
-  if (!store.acquireLease) return { kind: 'fetch', lease: null };
+  if (!leasesUsable(state)) return { kind: 'fetch', lease: null };
   const token = first?.token ?? leaseToken();
   const acquire = () =>
     state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));
@@ -65,7 +65,7 @@ export async function coordinateFill(
       }
     : () => Promise.all([acquire(), readEntry(state, keys)] as const);
   let [lease, entry] = first ? ([first.lease, null] as const) : await attempt();
-  const deadline = Date.now() + state.options.lockWaitMs;
+  const deadline = waitDeadline(state, flight);
   let pollMs = FIRST_POLL_MS;
   while (lease === 'held') {
     if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
@@ -87,6 +87,44 @@ export async function coordinateFill(
     return { kind: 'entry', entry };
   }
   return { kind: 'fetch', lease: held };
+}
+
+/**
+ * Whether fill leases can be used now: the store has them, the server lets us run them (scripting and
+ * writes: see `CacheStore.supports`), and writes are not failing (their breaker is closed).
+ */
+export function leasesUsable(state: CacheState): boolean {
+  const store = state.guard.store;
+  return store.acquireLease !== undefined && store.supports?.('leases') !== false && state.guard.writesHealthy;
+}
+
+/**
+ * Until when a flight waits for another process's fill: `lockWait`, but never more than half the time its
+ * first waiting caller has left before its own `timeout` — the other half is for its own upstream call,
+ * should the holder not deliver (a waiter whose time runs short goes upstream itself instead of failing).
+ */
+function waitDeadline(state: CacheState, flight: Flight<Outcome> | null): number {
+  const now = Date.now();
+  let deadline = now + state.options.lockWaitMs;
+  const caller = flight && (flight.first.waiting ? flight.first : flight.joiners?.find((c) => c.waiting));
+  if (caller?.deadline) deadline = Math.min(deadline, now + Math.max(0, caller.deadline - now) / 2);
+  return deadline;
+}
+
+/**
+ * Keep a held lease alive while its fetch runs: renewed every third of `lockTtl`, so that a short lease
+ * covers a slow upstream, and a holder that dies stops renewing and its lease lapses within `lockTtl`.
+ * Returns the function that stops renewing.
+ */
+export function keepLease(state: CacheState, keys: RequestKeys, lease: HeldLease): () => void {
+  const store = state.guard.store;
+  if (!store.renewLease) return () => {};
+  const ttl = state.options.lockTtlMs;
+  const timer = setInterval(() => {
+    void state.guard.call('lease', keys.label, (s) => s.renewLease!(keys.lease, lease.token, ttl));
+  }, ttl / 3);
+  timer.unref?.();
+  return () => clearInterval(timer);
 }
 
 /** A lease call made with the first read ({@link readOrLease}): its token and answer. */

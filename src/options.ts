@@ -24,8 +24,8 @@ export interface BreakerOptions {
   failures?: number;
   /**
    * Milliseconds the breaker stays open (requests skip the store entirely) before one probe call decides
-   * whether to close it again.
-   * @default 2000
+   * whether to close it again. A store that reconnects is probed at once.
+   * @default 250
    */
   cooldown?: number;
 }
@@ -116,6 +116,13 @@ export interface CacheOptions {
    */
   storeTimeout?: number;
   /**
+   * Milliseconds `evict`, `evictTags` and `clearCache` may take before they reject with a
+   * `CacheStoreTimeoutError` (a store failure rejects at once with a `CacheStoreError`, the cause attached).
+   * At most 600,000.
+   * @default 5000
+   */
+  evictTimeout?: number;
+  /**
    * Share one upstream call between identical concurrent requests in this process.
    * @default true
    */
@@ -134,15 +141,17 @@ export interface CacheOptions {
   staleIfError?: number;
   /**
    * Milliseconds a fill lease lasts: on a miss, one process fleet-wide takes the lease and calls upstream;
-   * the others wait for its entry. If the holder dies, the lease expires after this long and another
-   * process takes over. Set it above your upstream's slowest normal answer. At most 600,000 (10 minutes).
-   * @default 5000
+   * the others wait for its entry. The holder renews it every third of this while its upstream call runs,
+   * so a slow upstream keeps it; a holder that dies stops renewing, and another process takes over within
+   * this long. At most 600,000 (10 minutes).
+   * @default 1000
    */
   lockTtl?: number;
   /**
-   * Milliseconds a request waits for another process's fill before calling upstream itself. Each request's
-   * own `timeout` and `signal` still apply. At most 600,000 (10 minutes).
-   * @default 6000 (a little over `lockTtl`, so that a dead holder's lease runs out first)
+   * Milliseconds a request waits for another process's fill before calling upstream itself, and never more
+   * than half of what is left of its own `timeout` (the other half is for its own call). Its `signal`
+   * still applies. At most 600,000 (10 minutes).
+   * @default 6000
    */
   lockWait?: number;
   /**
@@ -174,8 +183,9 @@ export interface CacheOptions {
    */
   shared?: boolean;
   /**
-   * Circuit breaker around the store, or `false` to call the store every time.
-   * @default { failures: 5, cooldown: 2000 }
+   * Circuit breakers around the store — one for reads, one for writes (writes refused by Redis never
+   * skip reads) — or `false` to call the store every time.
+   * @default { failures: 5, cooldown: 250 }
    */
   breaker?: BreakerOptions | false;
   /**
@@ -244,6 +254,7 @@ export interface ResolvedOptions {
   allowSetCookie: boolean;
   maxEntryBytes: number;
   storeTimeoutMs: number;
+  evictTimeoutMs: number;
   coalesce: boolean;
   staleWhileRevalidateMs: number;
   staleIfErrorMs: number;
@@ -309,14 +320,15 @@ export const DEFAULTS = {
   allowSetCookie: false,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
+  evictTimeout: 5000,
   coalesce: true,
   staleWhileRevalidate: 0,
   staleIfError: 0,
-  lockTtl: 5000,
+  lockTtl: 1000,
   lockWait: 6000,
   earlyRefresh: 0,
   shared: true,
-  breaker: { failures: 5, cooldown: 2000 },
+  breaker: { failures: 5, cooldown: 250 },
 } as const;
 
 const INSTANCE_KEYS: ReadonlySet<string> = new Set([
@@ -329,6 +341,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'allowSetCookie',
   'maxEntryBytes',
   'storeTimeout',
+  'evictTimeout',
   'coalesce',
   'staleWhileRevalidate',
   'staleIfError',
@@ -378,6 +391,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       o.storeTimeout === undefined
         ? DEFAULTS.storeTimeout
         : positiveNumber('storeTimeout', o.storeTimeout, LIMITS.storeTimeoutMs),
+    evictTimeoutMs:
+      o.evictTimeout === undefined
+        ? DEFAULTS.evictTimeout
+        : positiveNumber('evictTimeout', o.evictTimeout, LIMITS.leaseMs),
     coalesce: o.coalesce === undefined ? DEFAULTS.coalesce : boolean('coalesce', o.coalesce),
     staleWhileRevalidateMs: windowMs('staleWhileRevalidate', o.staleWhileRevalidate) ?? 0,
     staleIfErrorMs: windowMs('staleIfError', o.staleIfError) ?? 0,

@@ -1,6 +1,6 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import { readEntry, writeEntry } from './entry-store.js';
-import { leaseToken } from './fleet.js';
+import { keepLease, leasesUsable, leaseToken } from './fleet.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
@@ -34,7 +34,7 @@ async function refresh(
 ): Promise<void> {
   const { guard, options } = state;
   const token = leaseToken();
-  let leased = guard.store.acquireLease !== undefined;
+  let leased = leasesUsable(state);
   if (leased) {
     // Lease and re-read in one round trip, in that order (as in coordinateFill): if another process has
     // refreshed the entry since we read it, its newer copy is there and there is nothing to do.
@@ -53,8 +53,10 @@ async function refresh(
   state.counters.refreshes++;
   try {
     // Nobody waits for this call: bound it by the triggering request's timeout, or by the lease.
-    const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockTtlMs;
+    const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockWaitMs;
+    const stopRenewing = leased ? keepLease(state, keys, { token }) : null;
     const result = await callUpstream(state, detachedConfig(config, { timeout }));
+    stopRenewing?.();
     if (!result.ok || result.response.status >= 500) return;
     const written = await writeEntry(
       state,

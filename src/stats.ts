@@ -26,8 +26,10 @@ export interface CacheStats {
   distrusts: number;
   /** Upstream calls currently running (in-flight map size). */
   inFlight: number;
-  /** Circuit breaker state: `closed` (store used), `open` (store skipped), `half-open` (probing). */
+  /** Read circuit breaker: `closed` (store read), `open` (reads skipped), `half-open` (probing). */
   breaker: 'closed' | 'open' | 'half-open';
+  /** Write circuit breaker (writes and leases): failing writes never skip reads. */
+  writeBreaker: 'closed' | 'open' | 'half-open';
   /** The in-process layer: `off` (not configured), `live` (serving), `down` (invalidations may be missed: not serving). */
   l1: 'off' | 'live' | 'down';
   /** Entries held by the in-process layer. */
@@ -35,7 +37,7 @@ export interface CacheStats {
 }
 
 /** The mutable counters behind {@link CacheStats}. */
-export type Counters = Omit<CacheStats, 'inFlight' | 'breaker' | 'l1' | 'l1Entries'>;
+export type Counters = Omit<CacheStats, 'inFlight' | 'breaker' | 'writeBreaker' | 'l1' | 'l1Entries'>;
 
 export function newCounters(): Counters {
   return {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Breaker } from './breaker.js';
 import {
   type CacheError,
   CacheStoreError,
@@ -10,8 +11,21 @@ import type { CacheErrorContext, ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import type { CacheStore } from './stores/types.js';
 
-/** How many times `storeTimeout` a call may wait in all, however busy this process is (see {@link StoreGuard}). */
-export const QUEUED_WAIT_FACTOR = 40;
+/**
+ * How many times `storeTimeout` a call may wait in all, in wall-clock time, however busy this process is
+ * (see {@link StoreGuard}): the bound a store call can add to a request.
+ */
+export const QUEUED_WAIT_FACTOR = 4;
+
+/**
+ * Calls sent and not yet answered (including those that timed out on our side but are still queued on the
+ * connection) beyond which new calls are not made: nothing piles up behind a connection that stopped
+ * answering while it is being replaced.
+ */
+export const MAX_UNANSWERED = 4096;
+
+/** A connection that answered nothing for this long (at least) while calls were pending is replaced. */
+export const SILENCE_MS = 1000;
 
 /** Milliseconds this process's event loop has spent idle (waiting for I/O) since it started. */
 const loopIdleMs: () => number =
@@ -59,10 +73,13 @@ export type Failed = typeof FAILED;
  * re-opens it. "Not ready" answers cost nothing and do not count towards opening it.
  */
 export class StoreGuard {
-  private consecutiveFailures = 0;
-  private openedAt = 0;
-  private open = false;
-  private probing = false;
+  /** Reads (`get`) and writes (everything else) fail separately: writes refused by Redis never skip reads. */
+  private readonly reads: Breaker;
+  private readonly writes: Breaker;
+  /** Calls sent and not answered yet (even if timed out on our side), and when anything was last answered. */
+  private unanswered = 0;
+  private lastAnswerAt = Date.now();
+  private healthTimer: NodeJS.Timeout | null = null;
   /** Calls started so far: each call's number orders it against the others. */
   private started = 0;
   /** The highest-numbered call that has succeeded. */
@@ -80,11 +97,28 @@ export class StoreGuard {
     readonly store: CacheStore,
     private readonly options: Pick<ResolvedOptions, 'storeTimeoutMs' | 'breaker' | 'onError'>,
     private readonly counters: Counters,
-  ) {}
+  ) {
+    this.reads = new Breaker(options.breaker);
+    this.writes = new Breaker(options.breaker);
+    // The store is back (reconnected): probe at once rather than wait out the cooldown.
+    store.onReady?.(() => {
+      this.reads.wake();
+      this.writes.wake();
+    });
+  }
 
+  /** The read breaker's state (what decides whether hits are served); `writeBreakerState` for writes. */
   get breakerState(): 'closed' | 'open' | 'half-open' {
-    if (!this.open) return 'closed';
-    return this.probing || Date.now() - this.openedAt >= (this.options.breaker?.cooldownMs ?? 0) ? 'half-open' : 'open';
+    return this.reads.state;
+  }
+
+  get writeBreakerState(): 'closed' | 'open' | 'half-open' {
+    return this.writes.state;
+  }
+
+  /** Whether writes (and so fill leases) are worth trying now: their breaker is closed or probing. */
+  get writesHealthy(): boolean {
+    return !this.writes.isOpen;
   }
 
   /** Run one store call under the guard. Resolves to its result, or {@link FAILED}. Never rejects. */
@@ -93,31 +127,34 @@ export class StoreGuard {
     key: string | undefined,
     run: (store: CacheStore) => Promise<T>,
   ): Promise<T | Failed> {
-    let probe = false;
-    if (this.open) {
-      const breaker = this.options.breaker;
-      if (this.probing || !breaker || Date.now() - this.openedAt < breaker.cooldownMs) {
-        this.counters.storeSkips++;
-        return Promise.resolve(FAILED);
-      }
-      probe = true;
-      this.probing = true;
-    }
     const store = this.store;
     if (store.isReady && !store.isReady()) {
-      if (probe) this.probing = false;
+      // A client still making its first connection (or a lazy one, which the store connects now) is waited
+      // for, within the budget: a fleet that fires at start-up coalesces like a warm one.
+      const starting = store.whenStarted?.();
+      if (starting) return this.afterStart(starting, operation, key, run);
       this.counters.storeErrors++;
       this.report(() => new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready'), operation, key);
       return Promise.resolve(FAILED);
     }
+    // A release is never skipped: a lease left behind would stall the fleet for its whole TTL.
+    const breaker = operation === 'get' ? this.reads : this.writes;
+    const admitted = operation === 'release' ? 'go' : breaker.admit();
+    if (admitted === 'skip' || this.unanswered >= MAX_UNANSWERED) {
+      if (admitted === 'probe') breaker.unprobe();
+      this.counters.storeSkips++;
+      return Promise.resolve(FAILED);
+    }
+    const probe = admitted === 'probe';
     let pending: Promise<T>;
     try {
       pending = run(store);
     } catch (error) {
       this.counters.storeErrors++;
-      this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
+      this.failed(breaker, () => new CacheStoreError(operation, key, error), operation, key, probe);
       return Promise.resolve(FAILED);
     }
+    this.sent();
     const id = ++this.started;
     const startedAt = Date.now();
     const idleAtStart = loopIdleMs();
@@ -140,6 +177,7 @@ export class StoreGuard {
         timedOut = true;
         this.counters.storeTimeouts++;
         this.failed(
+          breaker,
           () => new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs),
           operation,
           key,
@@ -150,31 +188,91 @@ export class StoreGuard {
       const watch = this.watch(startedAt, expire);
       pending.then(
         (value) => {
+          this.answered();
           if (timedOut) {
             // Late, but the store works: do not let queueing delays add up to an open breaker.
-            if (!this.open) this.consecutiveFailures = 0;
+            breaker.recovered();
             return;
           }
           if (settled) return;
           settled = true;
           watch.expire = null;
-          this.succeeded(probe);
+          breaker.succeeded();
           if (id > this.lastDone) this.lastDone = id;
           this.lastDoneIdle = loopIdleMs();
           resolve(value);
         },
         (error: unknown) => {
+          this.answered();
           if (settled) return;
           settled = true;
           watch.expire = null;
           this.counters.storeErrors++;
-          this.failed(() => new CacheStoreError(operation, key, error), operation, key, probe);
+          this.failed(breaker, () => new CacheStoreError(operation, key, error), operation, key, probe);
           if ((error as { desync?: unknown } | null)?.desync === true) this.distrust();
           resolve(FAILED);
         },
       );
     });
   }
+
+  /** Run `run` once the store has started, if it does within the budget; otherwise fail as not ready. */
+  private async afterStart<T>(
+    starting: Promise<unknown>,
+    operation: StoreOperation,
+    key: string | undefined,
+    run: (store: CacheStore) => Promise<T>,
+  ): Promise<T | Failed> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.storeTimeoutMs);
+    });
+    await Promise.race([starting.catch(() => {}), late]);
+    clearTimeout(timer);
+    if (this.store.isReady?.() === false) {
+      this.counters.storeErrors++;
+      this.report(
+        () => new CacheStoreUnavailableError(operation, key, this.store.state?.() ?? 'not ready'),
+        operation,
+        key,
+      );
+      return FAILED;
+    }
+    return this.call(operation, key, run);
+  }
+
+  /** A call went out: watch the connection's health while anything is unanswered. */
+  private sent(): void {
+    if (this.unanswered === 0) this.lastAnswerAt = Date.now();
+    this.unanswered++;
+    this.healthTimer ??= unref(setTimeout(this.checkHealth, this.silenceMs));
+  }
+
+  private answered(): void {
+    this.unanswered--;
+    this.lastAnswerAt = Date.now();
+  }
+
+  /** How long a connection may answer nothing while calls wait before it is replaced. */
+  private get silenceMs(): number {
+    return Math.max(SILENCE_MS, 20 * this.options.storeTimeoutMs);
+  }
+
+  /**
+   * A connection that answers nothing while calls wait — a half-open connection (a dead NAT, a failed host:
+   * no FIN, no RST), a stalled server — is replaced (as a lying one is): its queued calls fail, and a new
+   * connection serves the next ones.
+   */
+  private readonly checkHealth = (): void => {
+    this.healthTimer = null;
+    if (this.unanswered <= 0) return;
+    const silent = Date.now() - this.lastAnswerAt;
+    if (silent >= this.silenceMs) {
+      this.distrust('no reply for ' + Math.round(silent) + ' ms while calls wait: reconnecting');
+      this.lastAnswerAt = Date.now(); // give the new connection its own time
+    }
+    this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs));
+  };
 
   /**
    * Watch a call started at `startedAt`: `expire` runs once its budget has passed, unless the call settles
@@ -213,17 +311,13 @@ export class StoreGuard {
    * trusting it — the store drops it and gets a new one ({@link CacheStore.distrust}) — at most once per
    * {@link DISTRUST_INTERVAL_MS}; the calls the drop fails do not open the breaker.
    */
-  distrust(): void {
+  distrust(reason = 'a reply could not belong to its command: reconnecting'): void {
     const now = Date.now();
     if (now - this.distrustedAt < DISTRUST_INTERVAL_MS) return;
     this.distrustedAt = now;
     this.quietUntil = now + DISTRUST_QUIET_MS;
     this.counters.distrusts++;
-    this.report(
-      () => new CacheStoreError('get', undefined, 'a reply could not belong to its command: reconnecting'),
-      'get',
-      undefined,
-    );
+    this.report(() => new CacheStoreError('get', undefined, reason), 'get', undefined);
     try {
       this.store.distrust?.();
     } catch {
@@ -246,23 +340,15 @@ export class StoreGuard {
     }
   }
 
-  private succeeded(probe: boolean): void {
-    this.consecutiveFailures = 0;
-    if (probe || this.open) {
-      this.open = false;
-      this.probing = false;
-    }
-  }
-
-  private failed(error: () => CacheError, operation: StoreOperation, key: string | undefined, probe: boolean): void {
+  private failed(
+    breaker: Breaker,
+    error: () => CacheError,
+    operation: StoreOperation,
+    key: string | undefined,
+    probe: boolean,
+  ): void {
     this.report(error, operation, key);
-    const breaker = this.options.breaker;
-    if (!breaker || Date.now() < this.quietUntil) return;
-    this.consecutiveFailures++;
-    if (probe || this.consecutiveFailures >= breaker.failures) {
-      this.open = true;
-      this.probing = false;
-      this.openedAt = Date.now();
-    }
+    // Failures while a lying or silent connection is being replaced are the replacement's own doing.
+    breaker.failed(probe, Date.now() >= this.quietUntil);
   }
 }

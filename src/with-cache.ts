@@ -110,6 +110,7 @@ export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): Ca
     ...state.counters,
     inFlight: state.flights.size,
     breaker: state.guard.breakerState,
+    writeBreaker: state.guard.writeBreakerState,
     l1: l1 ? (l1.usable ? 'live' : 'down') : 'off',
     l1Entries: l1 ? l1.size : 0,
   };

@@ -1,7 +1,16 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../errors.js';
+import { Capabilities } from './capabilities.js';
 import { ReadBatch } from './read-batch.js';
-import { INDEX_ADD, LEASE_ACQUIRE, LEASE_ACQUIRE_READ, LEASE_RELEASE, READ_OR_LEASE, WRITE_FILL } from './scripts.js';
+import {
+  INDEX_ADD,
+  LEASE_ACQUIRE,
+  LEASE_ACQUIRE_READ,
+  LEASE_RELEASE,
+  LEASE_RENEW,
+  READ_OR_LEASE,
+  WRITE_FILL,
+} from './scripts.js';
 import {
   type CacheStore,
   type FillWrite,
@@ -40,6 +49,9 @@ export interface RedisStoreOptions {
 
 const DELETE_BATCH = 500;
 
+/** After a write whose announcement nobody received, announcements are left out for this long. */
+const QUIET_PUBLISH_MS = 1000;
+
 /** True for objects that look like an ioredis `Redis` or `Cluster` client. */
 export function isIORedisClient(value: unknown): value is IORedisClient {
   const candidate = value as Partial<Redis> | null;
@@ -71,6 +83,13 @@ export class RedisStore implements CacheStore {
   private readonly reads: ReadBatch | null;
   /** The connection whose writes are held until the end of this tick, if any (see {@link beforeWrite}). */
   private held: { uncork(): void } | null = null;
+  /** What the server lets these credentials do (scripting, writes, publish), learnt from its errors. */
+  private readonly capabilities = new Capabilities();
+  /** Whether the client has been ready once (before that, "not ready" means starting, not lost). */
+  private everReady: boolean;
+  private starting: Promise<void> | null = null;
+  /** Until when writes leave the announcement out: the last one reached no listener. */
+  private quietUntil = 0;
 
   constructor(client: IORedisClient, options: RedisStoreOptions = {}) {
     if (!isIORedisClient(client)) throw new CacheOptionError('store', client, 'an ioredis Redis or Cluster client');
@@ -93,7 +112,35 @@ export class RedisStore implements CacheStore {
     const batchReads = options.batchReads ?? true;
     if (typeof batchReads !== 'boolean') throw new CacheOptionError('batchReads', batchReads, 'a boolean');
     this.reads = batchReads && !this.cluster ? new ReadBatch(this.redis as Redis) : null;
+    this.everReady = this.redis.status === 'ready';
+    this.redis.on?.('ready', () => {
+      this.everReady = true;
+    });
   }
+
+  whenStarted(): Promise<void> | null {
+    const status = this.redis.status;
+    if (this.everReady || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) return null;
+    // A lazyConnect client waits for a first command, which the cache never sends while it is not ready.
+    if (status === 'wait') this.redis.connect().catch(() => {});
+    this.starting ??= new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    return this.starting;
+  }
+
+  onReady(listener: () => void): void {
+    this.redis.on?.('ready', listener);
+  }
+
+  supports(feature: 'leases' | 'writes'): boolean {
+    const writes = this.capabilities.allows('writes');
+    return feature === 'writes' ? writes : writes && this.capabilities.allows('scripting');
+  }
+
+  /** Learn from a command's failure what the server refuses, then fail as before. */
+  private readonly learn = (error: unknown): never => {
+    this.capabilities.learn(error);
+    throw error;
+  };
 
   /** Before any command other than a read: send the queued reads first, so that order is kept. */
   private beforeCommand(): void {
@@ -190,7 +237,7 @@ export class RedisStore implements CacheStore {
       this.redis,
       [leaseKey, entryKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
-    )) as unknown;
+    ).catch(this.learn)) as unknown;
     if (!Array.isArray(answer) || answer.length !== 2 || !isBulk(answer[1])) {
       throw new UnexpectedReplyError('LEASE_ACQUIRE_READ', answer);
     }
@@ -208,7 +255,7 @@ export class RedisStore implements CacheStore {
       this.redis,
       [entryKey, leaseKey],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
-    )) as unknown;
+    ).catch(this.learn)) as unknown;
     if (Array.isArray(answer) && answer.length === 1 && Buffer.isBuffer(answer[0])) {
       return { value: answer[0], lease: null };
     }
@@ -220,9 +267,14 @@ export class RedisStore implements CacheStore {
 
   async writeFill(write: FillWrite): Promise<void> {
     this.beforeWrite();
-    const { key, value, indexes, lease, announce } = write;
+    const { key, value, indexes, lease } = write;
     this.reads?.wrote(value.byteLength);
     const ttl = Math.max(1, Math.ceil(write.ttlMs));
+    // Announcements go out only while someone listens (the last write reached a listener, or a second
+    // has passed since one reached none) and while the server lets us publish.
+    const now = Date.now();
+    const announce = now >= this.quietUntil && this.capabilities.allows('publish') ? write.announce : undefined;
+    if (!this.capabilities.allows('scripting')) return this.writePlain(key, value, ttl, indexes, announce);
     const tag = hashTag(key);
     const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
     // The lease shares the entry's hash tag; without one, pass the entry key as a harmless placeholder.
@@ -238,24 +290,64 @@ export class RedisStore implements CacheStore {
           announce?.channel ?? '',
           announce?.message ?? '',
         ],
-      ).then(integerReply('WRITE_FILL', 1, 1)),
+      )
+        .then(integerReply('WRITE_FILL', 1, Number.MAX_SAFE_INTEGER))
+        .then((written) => {
+          if (announce && written === 1) this.quietUntil = Date.now() + QUIET_PUBLISH_MS;
+        }, this.learn),
     ];
     for (const index of indexes)
       if (!sameSlot.includes(index))
-        writes.push(INDEX_ADD.run(this.redis, [index], [key, ttl]).then(integerReply('INDEX_ADD', 1, 1)));
+        writes.push(INDEX_ADD.run(this.redis, [index], [key, ttl]).then(integerReply('INDEX_ADD', 1, 1), this.learn));
     // A lease in another slot (not one of ours) is released by its own call, after the write.
     if (lease && leaseKey === key)
       writes.push(
         LEASE_RELEASE.run(this.redis, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]).then(
           integerReply('LEASE_RELEASE', 0, 1),
+          this.learn,
         ),
       );
     await Promise.all(writes);
   }
 
+  /**
+   * A write without scripting (the server refuses EVAL): the entry with `SET … PX`, each index kept with
+   * `ZREMRANGEBYSCORE` + `ZADD` + `PEXPIRE … GT` (the same rules as the script, not atomic), and the
+   * announcement with `PUBLISH`. No lease is involved: without scripting the fleet takes none.
+   */
+  private async writePlain(
+    key: string,
+    value: Uint8Array,
+    ttl: number,
+    indexes: readonly string[],
+    announce: FillWrite['announce'],
+  ): Promise<void> {
+    const now = Date.now();
+    const writes: Promise<unknown>[] = [this.redis.set(key, toBuffer(value), 'PX', ttl).catch(this.learn)];
+    for (const index of indexes) {
+      writes.push(
+        this.redis.zremrangebyscore(index, '-inf', now).catch(this.learn),
+        this.redis.zadd(index, now + ttl, key).catch(this.learn),
+        this.redis.pexpire(index, ttl, 'GT').catch(this.learn),
+      );
+    }
+    if (announce) writes.push(this.redis.publish(announce.channel, announce.message).catch(this.learn));
+    await Promise.all(writes);
+  }
+
+  async renewLease(key: string, token: string, ttlMs: number): Promise<void> {
+    this.beforeWrite();
+    integerReply(
+      'LEASE_RENEW',
+      0,
+      1,
+    )(await LEASE_RENEW.run(this.redis, [key], [token, Math.max(1, Math.ceil(ttlMs))]).catch(this.learn));
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     this.beforeCommand();
-    await this.redis.publish(channel, message);
+    if (!this.capabilities.allows('publish')) return;
+    await this.redis.publish(channel, message).catch(this.learn);
   }
 
   subscribe(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription {
@@ -293,7 +385,7 @@ export class RedisStore implements CacheStore {
       this.redis,
       [key],
       [token, Math.max(1, Math.ceil(ttlMs)), UNCACHEABLE_MARKER],
-    );
+    ).catch(this.learn);
     return leaseState('LEASE_ACQUIRE', answer);
   }
 

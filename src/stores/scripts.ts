@@ -137,16 +137,27 @@ return 1
 `);
 
 /**
+ * Extend a lease only if the token still owns it. KEYS[1] lease; ARGV[1] token, ARGV[2] TTL (ms).
+ * Returns 1 when extended, 0 otherwise.
+ */
+export const LEASE_RENEW = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`);
+
+/**
  * A whole write in one call: store the entry, add it to the indexes of its own slot, release the fill
  * lease if the token still owns it, and announce it on a channel. KEYS[1] entry, KEYS[2] lease, KEYS[3..]
  * indexes; ARGV[1] value, ARGV[2] TTL (ms), ARGV[3] token ('' for none), ARGV[4] channel ('' for none),
- * ARGV[5] message.
+ * ARGV[5] message. Returns 1 + the number of clients that received the announcement.
  */
 export const WRITE_FILL = new LuaScript(`${SERVER_NOW}${INDEX_FUNCTION}
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 for i = 3, #KEYS do index_add(KEYS[i], KEYS[1], ttl) end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
-return 1
+local listeners = 0
+if ARGV[4] ~= '' then listeners = redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return 1 + listeners
 `);

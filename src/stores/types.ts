@@ -80,6 +80,30 @@ export interface CacheStore {
   state?(): string;
 
   /**
+   * While the store makes its first connection (or has not started one: a lazy client, which this call
+   * connects), a promise that settles once it is ready; `null` otherwise (then "not ready" means a
+   * connection was lost, and calls fail at once). The cache waits for it within `storeTimeout`.
+   */
+  whenStarted?(): Promise<void> | null;
+
+  /** Call `listener` each time the store becomes ready again (after a reconnect): the cache probes at once. */
+  onReady?(listener: () => void): void;
+
+  /**
+   * Whether a feature works with this server and these credentials, as far as the store has found out:
+   * `leases` (scripting and writes: fill leases and the folded read-or-lease), `writes`. A store that
+   * finds a feature refused (an ACL without EVAL, a read-only replica, `maxmemory` reached) falls back to
+   * what works and says so here; the cache then skips the calls that need it. Omitted means all work.
+   */
+  supports?(feature: 'leases' | 'writes'): boolean;
+
+  /**
+   * Optional: extend a held lease (`PEXPIRE` only if `token` still owns it) while its fetch runs, so that a
+   * short lease outlives a slow upstream and a dead holder's lease expires soon.
+   */
+  renewLease?(key: string, token: string, ttlMs: number): Promise<void>;
+
+  /**
    * A reply could not belong to the command it answered (another key's entry, a reply of the wrong type):
    * drop the connection and make a new one, so that replies meant for other commands stop being taken as
    * answers. Optional; the cache calls it at most once a second. A call that gets a reply of the wrong type

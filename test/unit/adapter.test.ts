@@ -757,20 +757,43 @@ describe('a failing store never fails a request', () => {
     expect(getCacheStats(api)).toMatchObject({ storeTimeouts: 2, storeErrors: 0 });
   });
 
-  it('opens the breaker after `failures` consecutive failures and stops calling the store', async () => {
+  it('opens the read and the write breakers after `failures` consecutive failures of each, and stops calling the store', async () => {
     const { store, calls } = brokenStore(() => Promise.reject(new Error('down')));
     const { api, upstream } = cachedApi({ store, breaker: { failures: 3, cooldown: 60_000 } });
-    await api.get('/a'); // get + set fail: 2
-    expect(getCacheStats(api).breaker).toBe('closed');
-    await api.get('/a'); // get fails: 3 → open; set skipped
-    expect(getCacheStats(api).breaker).toBe('open');
-    expect(calls()).toBe(3);
+    await api.get('/a'); // get + set fail
+    await api.get('/a'); // get + set fail
+    expect(getCacheStats(api)).toMatchObject({ breaker: 'closed', writeBreaker: 'closed' });
+    await api.get('/a'); // the third of each: both open
+    expect(getCacheStats(api)).toMatchObject({ breaker: 'open', writeBreaker: 'open' });
+    expect(calls()).toBe(6);
     const skipsBefore = getCacheStats(api).storeSkips;
     for (let i = 0; i < 5; i++) expect((await api.get('/a')).cache?.status).toBe('miss');
-    expect(calls()).toBe(3);
+    expect(calls()).toBe(6);
     expect(getCacheStats(api).storeSkips).toBe(skipsBefore + 10);
-    expect(getCacheStats(api)).toMatchObject({ storeErrors: 3, breaker: 'open' });
-    expect(upstream.calls).toHaveLength(7);
+    expect(getCacheStats(api)).toMatchObject({ storeErrors: 6, breaker: 'open' });
+    expect(upstream.calls).toHaveLength(8);
+  });
+
+  it('keeps reading when only writes fail (writes refused never skip reads)', async () => {
+    const memory = new MemoryStore();
+    let writes = 0;
+    const store: CacheStore = {
+      get: (key) => memory.get(key),
+      set: () => {
+        writes++;
+        return Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'."));
+      },
+      delete: (keys) => memory.delete(keys),
+      deleteIndexed: (keys) => memory.deleteIndexed(keys),
+      deleteMatching: (pattern) => memory.deleteMatching(pattern),
+    };
+    const { api } = cachedApi({ store, breaker: { failures: 2, cooldown: 60_000 } });
+    const seeded = cachedApi({ store: memory });
+    await seeded.api.get('/warm'); // an entry written by a healthy process
+    for (let i = 0; i < 5; i++) await api.get(`/cold/${i}`);
+    expect(getCacheStats(api)).toMatchObject({ writeBreaker: 'open', breaker: 'closed' });
+    expect(writes).toBe(2);
+    expect((await api.get('/warm')).cache?.status).toBe('hit');
   });
 
   it('lets one probe through after the cooldown and closes the breaker when it succeeds', async () => {
@@ -793,16 +816,16 @@ describe('a failing store never fails a request', () => {
       deleteMatching: (pattern) => memory.deleteMatching(pattern),
     };
     const { api } = cachedApi({ store, breaker: { failures: 1, cooldown: 1000 } });
-    await api.get('/a');
-    expect(getCacheStats(api).breaker).toBe('open');
-    expect(calls).toBe(1);
+    await api.get('/a'); // the get fails (reads open), the set fails (writes open)
+    expect(getCacheStats(api)).toMatchObject({ breaker: 'open', writeBreaker: 'open' });
+    expect(calls).toBe(2);
     vi.setSystemTime(start + 1000);
     expect(getCacheStats(api).breaker).toBe('half-open');
     healthy = true;
-    await api.get('/a'); // the probe (get) succeeds and closes the breaker; set stores
-    expect(getCacheStats(api).breaker).toBe('closed');
+    await api.get('/a'); // the probes (get, then set) succeed and close both breakers
+    expect(getCacheStats(api)).toMatchObject({ breaker: 'closed', writeBreaker: 'closed' });
     expect((await api.get('/a')).cache?.status).toBe('hit');
-    expect(calls).toBe(4);
+    expect(calls).toBe(5);
   });
 
   it('does not call a store that says it is not ready, and reports it', async () => {

@@ -187,14 +187,15 @@ describe('defaults', () => {
       allowSetCookie: false,
       maxEntryBytes: 1_048_576,
       storeTimeout: 50,
+      evictTimeout: 5000,
       coalesce: true,
       staleWhileRevalidate: 0,
       staleIfError: 0,
-      lockTtl: 5000,
+      lockTtl: 1000,
       lockWait: 6000,
       earlyRefresh: 0,
       shared: true,
-      breaker: { failures: 5, cooldown: 2000 },
+      breaker: { failures: 5, cooldown: 250 },
     });
   });
 

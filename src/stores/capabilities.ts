@@ -1,0 +1,41 @@
+/** What a Redis server lets these credentials do, learnt from the errors it answers. */
+export type Feature = 'scripting' | 'writes' | 'publish';
+
+/** How long a refused feature is left alone before it is tried again (a failover, an ACL change, freed memory). */
+const RETRY_AFTER_MS: Record<'acl' | 'readonly' | 'oom', number> = { acl: 60_000, readonly: 5_000, oom: 1_000 };
+
+/**
+ * The features a store found refused: `scripting` (`NOPERM` on EVAL/EVALSHA, or no such command), `writes`
+ * (`READONLY` replica, `OOM` with `noeviction`, `NOPERM` on a write), `publish` (`NOPERM` on PUBLISH). A
+ * refused feature is not used until its retry time (then one call tries it again); the store falls back
+ * to what works in the meantime.
+ */
+export class Capabilities {
+  private readonly refusedUntil: Record<Feature, number> = { scripting: 0, writes: 0, publish: 0 };
+
+  allows(feature: Feature): boolean {
+    return Date.now() >= this.refusedUntil[feature];
+  }
+
+  /** Learn from an error a command got; returns the feature it shows refused, if any. */
+  learn(error: unknown): Feature | null {
+    const message = error instanceof Error ? error.message : String(error);
+    const refused = classify(message);
+    if (!refused) return null;
+    this.refusedUntil[refused.feature] = Date.now() + RETRY_AFTER_MS[refused.reason];
+    return refused.feature;
+  }
+}
+
+function classify(message: string): { feature: Feature; reason: 'acl' | 'readonly' | 'oom' } | null {
+  if (message.startsWith('READONLY')) return { feature: 'writes', reason: 'readonly' };
+  if (message.startsWith('OOM')) return { feature: 'writes', reason: 'oom' };
+  if (message.startsWith('NOPERM')) {
+    const command = /'([a-z|]+)' command/i.exec(message)?.[1]?.toLowerCase() ?? '';
+    if (command.startsWith('eval') || command.startsWith('script')) return { feature: 'scripting', reason: 'acl' };
+    if (command === 'publish') return { feature: 'publish', reason: 'acl' };
+    return { feature: 'writes', reason: 'acl' };
+  }
+  if (/unknown command .?eval/i.test(message)) return { feature: 'scripting', reason: 'acl' };
+  return null;
+}
