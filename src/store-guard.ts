@@ -208,6 +208,16 @@ export class StoreGuard {
           settled = true;
           watch.expire = null;
           this.counters.storeErrors++;
+          const refused = error as { refused?: unknown; refusedNews?: unknown } | null;
+          if (refused?.refused !== undefined) {
+            // The server refuses a feature (ACL, read-only replica, maxmemory): the store now does without
+            // it. Reported once; not a sign of a sick store, so the breaker does not count it.
+            if (refused.refusedNews === true)
+              this.report(() => new CacheStoreError(operation, key, error), operation, key);
+            if (probe) breaker.unprobe();
+            resolve(FAILED);
+            return;
+          }
           this.failed(breaker, () => new CacheStoreError(operation, key, error), operation, key, probe);
           if ((error as { desync?: unknown } | null)?.desync === true) this.distrust();
           resolve(FAILED);
@@ -245,7 +255,7 @@ export class StoreGuard {
   private sent(): void {
     if (this.unanswered === 0) this.lastAnswerAt = Date.now();
     this.unanswered++;
-    this.healthTimer ??= unref(setTimeout(this.checkHealth, this.silenceMs));
+    this.healthTimer ??= unref(setTimeout(this.checkHealth, this.silenceMs / 4));
   }
 
   private answered(): void {
@@ -271,7 +281,7 @@ export class StoreGuard {
       this.distrust('no reply for ' + Math.round(silent) + ' ms while calls wait: reconnecting');
       this.lastAnswerAt = Date.now(); // give the new connection its own time
     }
-    this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs));
+    this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs / 4));
   };
 
   /**

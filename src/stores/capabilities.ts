@@ -17,13 +17,17 @@ export class Capabilities {
     return Date.now() >= this.refusedUntil[feature];
   }
 
-  /** Learn from an error a command got; returns the feature it shows refused, if any. */
-  learn(error: unknown): Feature | null {
+  /**
+   * Learn from an error a command got: the feature it shows refused, if any, and whether that is news
+   * (the feature was in use until now) — calls already on their way when it was learnt fail the same way.
+   */
+  learn(error: unknown): { feature: Feature; news: boolean } | null {
     const message = error instanceof Error ? error.message : String(error);
     const refused = classify(message);
     if (!refused) return null;
+    const news = this.allows(refused.feature);
     this.refusedUntil[refused.feature] = Date.now() + RETRY_AFTER_MS[refused.reason];
-    return refused.feature;
+    return { feature: refused.feature, news };
   }
 }
 

@@ -136,9 +136,16 @@ export class RedisStore implements CacheStore {
     return feature === 'writes' ? writes : writes && this.capabilities.allows('scripting');
   }
 
-  /** Learn from a command's failure what the server refuses, then fail as before. */
+  /**
+   * Learn from a command's failure what the server refuses, then fail as before, the error marked with the
+   * refused feature (`refused`, and `refusedNews` for the first): a refusal is the server's configuration,
+   * not a sign of a sick store — the cache reports it once and it does not count towards the breakers.
+   */
   private readonly learn = (error: unknown): never => {
-    this.capabilities.learn(error);
+    const refused = this.capabilities.learn(error);
+    if (refused && typeof error === 'object' && error !== null) {
+      Object.assign(error, { refused: refused.feature, refusedNews: refused.news });
+    }
     throw error;
   };
 
@@ -331,8 +338,12 @@ export class RedisStore implements CacheStore {
         this.redis.pexpire(index, ttl, 'GT').catch(this.learn),
       );
     }
-    if (announce) writes.push(this.redis.publish(announce.channel, announce.message).catch(this.learn));
     await Promise.all(writes);
+    // The announcement is best effort: a refused PUBLISH does not undo the write (it is learnt, and left out).
+    if (announce)
+      await this.redis.publish(announce.channel, announce.message).catch((error: unknown) => {
+        this.capabilities.learn(error);
+      });
   }
 
   async renewLease(key: string, token: string, ttlMs: number): Promise<void> {

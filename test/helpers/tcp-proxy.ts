@@ -21,11 +21,17 @@ export interface TcpProxy {
   readonly connections: number;
   /** Destroy every open connection (RST to both sides). */
   cut(): void;
+  /**
+   * The connections open now go silent — nothing through, either way, and nothing closed (a half-open
+   * connection: a dead NAT, a failed host) — while new connections work.
+   */
+  stall(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const stalled = new WeakSet<net.Socket>();
   let chunks = 0;
   let replies = 0;
   let connections = 0;
@@ -44,6 +50,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut() {
       for (const socket of sockets) socket.destroy();
     },
+    stall() {
+      for (const socket of sockets) stalled.add(socket);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         proxy.cut();
@@ -51,7 +60,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       }),
   };
   const forward = (to: net.Socket, data: Buffer) => {
-    if (proxy.mode === 'blackhole') return;
+    if (proxy.mode === 'blackhole' || stalled.has(to)) return;
     if (proxy.mode === 'delay') setTimeout(() => to.destroyed || to.write(data), proxy.delayMs);
     else if (!to.destroyed) to.write(data);
   };

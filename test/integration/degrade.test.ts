@@ -1,0 +1,299 @@
+import axios, { type AxiosResponse } from 'axios';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CacheError,
+  CacheStoreError,
+  clearCache,
+  evict,
+  evictTags,
+  getCacheStats,
+  withCache,
+} from '../../src/index.js';
+import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+
+/**
+ * A sick Redis, a misconfigured one, a connection that goes silent: no request fails, nothing piles up,
+ * and the cache comes back by itself. Private redis-server processes and a TCP proxy; the upstream counts
+ * what it receives.
+ */
+let upstream: Upstream;
+let prefixes = 0;
+const clients: Redis[] = [];
+const servers: RedisServer[] = [];
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  for (const server of servers.splice(0)) await server.stop();
+  upstream.handle(echoJson);
+});
+
+async function server(args: string[] = []): Promise<RedisServer> {
+  const started = await startRedis(args);
+  servers.push(started);
+  return started;
+}
+
+async function client(port: number, options: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...options });
+  redis.on('error', () => {});
+  clients.push(redis);
+  if (!options.lazyConnect) await ready(redis);
+  return redis;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `n` requests at once; every one must succeed. */
+async function burst(api: ReturnType<typeof withCache>, paths: string[]): Promise<AxiosResponse[]> {
+  return Promise.all(paths.map((path) => api.get(path)));
+}
+
+describe('a connection that goes silent (half-open)', () => {
+  let proxy: TcpProxy;
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    proxy = await startTcpProxy(redis.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  it.each<[string, { breaker?: false }]>([
+    ['with the breaker', {}],
+    ['without the breaker', { breaker: false }],
+  ])('is replaced, %s: no request fails, hits come back by themselves', async (_, extra) => {
+    const store = await client(proxy.port);
+    const errors: CacheError[] = [];
+    const api = withCache(axios.create({ baseURL: upstream.url }), {
+      store,
+      prefix: `silent${++prefixes}:`,
+      onError: (error) => errors.push(error),
+      ...extra,
+    });
+    const paths = Array.from({ length: 16 }, (_, i) => `/silent/${prefixes}/${i}`);
+    await burst(api, paths);
+    expect((await burst(api, paths)).every((r) => r.cache?.status === 'hit')).toBe(true);
+
+    proxy.stall(); // the connection in use goes silent: no FIN, no RST
+    const stalledAt = Date.now();
+    let failed = 0;
+    let firstHitAfter = -1;
+    let requests = 0;
+    while (Date.now() - stalledAt < 4000 && firstHitAfter < 0) {
+      const answers = await Promise.all(paths.map((path) => api.get(path).catch(() => null)));
+      requests += answers.length;
+      failed += answers.filter((a) => a === null).length;
+      if (answers.some((a) => a?.cache?.status === 'hit')) firstHitAfter = Date.now() - stalledAt;
+      await sleep(20);
+    }
+    console.log(
+      `[degrade] half-open connection ${JSON.stringify(extra)}: ${requests} requests, ${failed} failed, ` +
+        `hits again ${firstHitAfter} ms after the connection went silent, reconnects ${getCacheStats(api).distrusts}`,
+    );
+    expect(failed).toBe(0);
+    expect(firstHitAfter).toBeGreaterThan(0);
+    expect(getCacheStats(api).distrusts).toBeGreaterThan(0);
+    expect(errors.some((e) => /no reply for/.test(e.message))).toBe(true);
+  });
+});
+
+describe('leases after a stall', () => {
+  it('leaves no lease behind when Redis pauses while misses take their leases', async () => {
+    const redis = await server();
+    const store = await client(redis.port);
+    const admin = await client(redis.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'paused:' });
+    await api.get('/warm-up');
+    await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+    const pausedAt = Date.now();
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => api.get(`/cold/${i}`).catch(() => null)));
+    expect(answers.every((a) => a !== null)).toBe(true);
+    // After the pause, the late lease calls run, and so do their releases: nothing is left to stall the fleet.
+    await sleep(Math.max(0, 1000 - (Date.now() - pausedAt)) + 300);
+    const leases = await admin.keys('paused:*lease');
+    console.log(`[degrade] CLIENT PAUSE 1 s during 8 cold misses: ${leases.length} leases left 300 ms after it ended`);
+    expect(leases).toEqual([]);
+  });
+});
+
+describe('writes refused, reads fine', () => {
+  async function warmedBy(port: number, prefix: string, paths: string[]): Promise<void> {
+    const writer = withCache(axios.create({ baseURL: upstream.url }), { store: await client(port), prefix });
+    await burst(writer, paths);
+    await sleep(50); // the writes the answers did not wait for
+  }
+
+  it('maxmemory reached with noeviction (writes fail with OOM): hits go on, no breaker on reads', async () => {
+    const redis = await server(['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
+    const paths = Array.from({ length: 20 }, (_, i) => `/oom/${i}`);
+    await warmedBy(redis.port, 'oom:', paths);
+    const filler = await client(redis.port);
+    for (let i = 0; i < 100; i++) await filler.set(`fill:${i}`, 'x'.repeat(100_000)).catch(() => {});
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: await client(redis.port), prefix: 'oom:' });
+    const before = upstream.received.length;
+    for (let round = 0; round < 5; round++) {
+      await burst(api, [...paths, `/oom/cold/${round}`]);
+    }
+    const stats = getCacheStats(api);
+    console.log(
+      `[degrade] OOM: ${stats.hits} hits of ${5 * 21} requests, upstream calls ${upstream.received.length - before}, ` +
+        `read breaker ${stats.breaker}, write breaker ${stats.writeBreaker}`,
+    );
+    expect(stats.hits).toBe(5 * 20);
+    expect(stats.breaker).toBe('closed');
+    expect(upstream.received.length - before).toBe(5);
+  });
+
+  it('a read-only replica: hits from what was replicated, writes not tried again at once', async () => {
+    const primary = await server(['--repl-diskless-sync-delay', '0']);
+    const replica = await server(['--replicaof', '127.0.0.1', String(primary.port)]);
+    const paths = Array.from({ length: 10 }, (_, i) => `/ro/${i}`);
+    await warmedBy(primary.port, 'ro:', paths);
+    const admin = await client(replica.port);
+    // Each entry and its variants index, replicated.
+    for (let i = 0; i < 250 && (await admin.dbsize()) < 20; i++) await sleep(20);
+    expect(await admin.dbsize()).toBeGreaterThanOrEqual(20);
+    const errors: CacheError[] = [];
+    const api = withCache(axios.create({ baseURL: upstream.url }), {
+      store: await client(replica.port),
+      prefix: 'ro:',
+      onError: (error) => errors.push(error),
+    });
+    for (let round = 0; round < 5; round++) await burst(api, [...paths, `/ro/cold/${round}`]);
+    const stats = getCacheStats(api);
+    const readOnly = errors.filter((e) => /READONLY/.test(String((e.cause as Error | undefined)?.message)));
+    console.log(
+      `[degrade] read-only replica: ${stats.hits} hits of ${5 * 11}, READONLY errors reported ${readOnly.length}`,
+    );
+    expect(stats.hits).toBe(5 * 10);
+    expect(stats.breaker).toBe('closed');
+    expect(readOnly.length).toBeGreaterThan(0);
+    expect(readOnly.length).toBe(1); // learnt once, reported once, not tried on every miss
+  });
+
+  it('an ACL user without EVAL and PUBLISH: plain GET/SET, no fleet lease, reported, and it still caches', async () => {
+    const redis = await server();
+    const admin = await client(redis.port);
+    await admin.call('ACL', 'SETUSER', 'app', 'on', '>secret', '~*', '&*', '+@all', '-@scripting', '-publish');
+    const errors: CacheError[] = [];
+    const api = withCache(axios.create({ baseURL: upstream.url }), {
+      store: await client(redis.port, { username: 'app', password: 'secret' }),
+      prefix: 'acl:',
+      onError: (error) => errors.push(error),
+    });
+    const paths = Array.from({ length: 10 }, (_, i) => `/acl/${i}`);
+    for (let round = 0; round < 4; round++) await burst(api, paths);
+    await sleep(50);
+    const stats = getCacheStats(api);
+    const noperm = errors.filter((e) => /NOPERM/.test(String((e.cause as Error | undefined)?.message)));
+    console.log(`[degrade] ACL without scripting: ${stats.hits} hits of 40, NOPERM reported ${noperm.length} time(s)`);
+    expect(stats.hits).toBeGreaterThanOrEqual(20);
+    expect((await burst(api, paths)).every((r) => r.cache?.status === 'hit')).toBe(true);
+    expect(noperm.length).toBeGreaterThan(0);
+    expect(noperm.length).toBeLessThanOrEqual(2); // EVAL and PUBLISH, once each
+    expect(stats.breaker).toBe('closed');
+  });
+});
+
+describe('start-up', () => {
+  it('a lazyConnect client is connected on first use, and the cache is used', async () => {
+    const redis = await server();
+    const lazy = await client(redis.port, { lazyConnect: true });
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: lazy, prefix: 'lazy:' });
+    await api.get('/lazy');
+    const hit = await api.get('/lazy');
+    expect(lazy.status).toBe('ready');
+    expect(hit.cache?.status).toBe('hit');
+  });
+
+  it('a client still connecting is waited for (within the budget), not skipped', async () => {
+    const redis = await server();
+    const connecting = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    connecting.on('error', () => {});
+    clients.push(connecting);
+    const api = withCache(axios.create({ baseURL: upstream.url }), {
+      store: connecting,
+      prefix: 'starting:',
+      storeTimeout: 500,
+    });
+    expect(connecting.status).not.toBe('ready');
+    const first = await api.get('/starting');
+    expect(first.cache?.status).toBe('miss');
+    expect(getCacheStats(api).storeErrors).toBe(0);
+    expect((await api.get('/starting')).cache?.status).toBe('hit');
+  });
+});
+
+describe('eviction against a sick store', () => {
+  it('rejects within evictTimeout with CacheStoreError when Redis is gone, never a raw client error', async () => {
+    const redis = await server();
+    const store = await client(redis.port, { maxRetriesPerRequest: 20 });
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'gone:', evictTimeout: 300 });
+    await api.get('/gone');
+    await redis.kill();
+    for (const run of [() => evict(api, '/gone'), () => evictTags(api, ['t']), () => clearCache(api)]) {
+      const started = Date.now();
+      const error = await run().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const took = Date.now() - started;
+      expect(error).toBeInstanceOf(CacheStoreError);
+      expect(took).toBeLessThan(2000);
+    }
+  });
+
+  it('a key of the wrong type is a CacheStoreError with the cause attached', async () => {
+    const redis = await server();
+    const store = await client(redis.port);
+    const admin = await client(redis.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'wrongtype:' });
+    const { cache } = await api.get('/typed', { cache: { tags: ['t'] } });
+    await sleep(20);
+    const tagIndex = (await admin.keys('wrongtype:tag:*'))[0] as string;
+    await admin.del(tagIndex);
+    await admin.set(tagIndex, 'not a sorted set');
+    const error = await evictTags(api, ['t']).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CacheStoreError);
+    expect(String((error as CacheStoreError).cause)).toMatch(/WRONGTYPE/);
+    expect(cache?.key).toBeTruthy();
+  });
+});
+
+describe('recovery', () => {
+  it('hits come back within one probe after a pause ends, not a fixed cooldown', async () => {
+    const redis = await server();
+    const store = await client(redis.port);
+    const admin = await client(redis.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'recover:' });
+    const paths = Array.from({ length: 8 }, (_, i) => `/recover/${i}`);
+    await burst(api, paths);
+    await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
+    const pausedAt = Date.now();
+    while (Date.now() - pausedAt < 550) await burst(api, paths); // the breaker opens
+    expect(getCacheStats(api).breaker).not.toBe('closed');
+    let back = -1;
+    while (back < 0 && Date.now() - pausedAt < 5000) {
+      const answers = await burst(api, paths);
+      if (answers.some((a) => a.cache?.status === 'hit')) back = Date.now() - pausedAt - 600;
+      await sleep(10);
+    }
+    console.log(`[degrade] CLIENT PAUSE 600 ms: hits again ${back} ms after it ended`);
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(back).toBeLessThan(1000);
+  });
+});
