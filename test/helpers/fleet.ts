@@ -24,6 +24,7 @@ export interface Replica {
     n: number,
     options?: Partial<CacheOptions> & { fleetLeases?: boolean },
     cache?: Record<string, unknown>,
+    timeout?: number,
   ): Promise<WorkerResult[]>;
   /** Evict a URL or pattern from this replica; resolves to the number removed. */
   evict(target: string): Promise<number>;
@@ -54,11 +55,11 @@ async function startReplica(id: string, redisPort: number, upstreamUrl: string):
   return {
     id,
     process: child,
-    run: (path, n, options, cache) =>
+    run: (path, n, options, cache, timeout) =>
       new Promise((resolve) => {
         const commandId = nextId++;
         waiting.set(commandId, (answer) => resolve(answer.results));
-        child.stdin!.write(`${JSON.stringify({ id: commandId, path, n, options, cache })}\n`);
+        child.stdin!.write(`${JSON.stringify({ id: commandId, path, n, options, cache, timeout })}\n`);
       }),
     evict: (target) =>
       new Promise((resolve) => {
@@ -67,6 +68,49 @@ async function startReplica(id: string, redisPort: number, upstreamUrl: string):
         child.stdin!.write(`${JSON.stringify({ id: commandId, evict: target, path: '', n: 0 })}\n`);
       }),
   };
+}
+
+const COLD_WORKER = fileURLToPath(new URL('../fixtures/cold-start-worker.ts', import.meta.url));
+
+/**
+ * Start `count` processes that each, at once — before their Redis client is ready — send `n` requests for
+ * `path` through a cached instance with default options, and resolve to their results (a fleet restart).
+ */
+export async function coldStartFleet(
+  count: number,
+  redisPort: number,
+  upstreamUrl: string,
+  path: string,
+  n: number,
+): Promise<WorkerResult[][]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise<WorkerResult[]>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', COLD_WORKER], {
+            env: {
+              ...process.env,
+              REDIS_PORT: String(redisPort),
+              UPSTREAM_URL: upstreamUrl,
+              WORKER_ID: `cold${i}`,
+              REQUEST_PATH: path,
+              REQUESTS: String(n),
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let output = '';
+          child.stdout!.on('data', (chunk: Buffer) => {
+            output += chunk.toString();
+          });
+          child.once('exit', (code) =>
+            code === 0
+              ? resolve(JSON.parse(output) as WorkerResult[])
+              : reject(new Error(`cold worker exited ${code}`)),
+          );
+        }),
+    ),
+  );
 }
 
 export function stopFleet(replicas: Replica[]): void {

@@ -2,7 +2,7 @@ import axios, { AxiosError } from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCacheStats, withCache } from '../../src/index.js';
-import { type Replica, startFleet, stopFleet, type WorkerResult } from '../helpers/fleet.js';
+import { coldStartFleet, type Replica, startFleet, stopFleet, type WorkerResult } from '../helpers/fleet.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -143,6 +143,55 @@ describe('the lease holder dies mid-fetch', () => {
     expect(upstream.calls('/holder-dies')).toBe(2);
     expect(elapsed).toBeLessThan(LOCK_TTL + 1000);
     console.log(`[holder killed] 150 survivors answered ${elapsed.toFixed(0)} ms after start (lease ${LOCK_TTL} ms)`);
+  });
+});
+
+describe('the lease holder dies mid-fetch, default options, every request with a 3 s timeout', () => {
+  let fleet: Replica[];
+  beforeAll(async () => {
+    fleet = await startFleet(4, server.port, upstream.url);
+  }, 60_000);
+  afterAll(() => stopFleet(fleet));
+
+  it('fails nobody: the dead holder stops renewing its lease, a survivor takes over within lockTtl', async () => {
+    let holder: string | undefined;
+    upstream.handle((req, res, n) => {
+      if (holder === undefined) {
+        holder = String(req.headers['x-worker']); // never answer: the holder is about to be killed
+        return;
+      }
+      setTimeout(() => echoJson(req, res, n), 20);
+    });
+    const started = performance.now();
+    const runs = fleet.map((r) => r.run('/holder-dies-default', 50, {}, undefined, 3000));
+    for (let i = 0; i < 200 && holder === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    const victim = fleet.find((r) => r.id === holder)!;
+    victim.process.kill('SIGKILL');
+    const results = (await Promise.all(fleet.filter((r) => r !== victim).map((r) => runs[fleet.indexOf(r)]!))).flat();
+    const ms = results.map((r) => r.ms).sort((a, b) => a - b);
+    const failed = results.filter((r) => !r.ok).length;
+    const calls = upstream.calls('/holder-dies-default');
+    console.log(
+      `[holder killed, defaults, timeout 3 s] 150 requests: ${failed} failed, p50 ${ms[75]?.toFixed(0)} ms, ` +
+        `max ${ms.at(-1)?.toFixed(0)} ms, ${calls} upstream calls (the dead holder's included), ` +
+        `${(performance.now() - started).toFixed(0)} ms in all`,
+    );
+    expect(failed).toBe(0);
+    expect(calls).toBeLessThanOrEqual(3);
+    expect(ms[75]).toBeLessThan(2500);
+  });
+});
+
+describe('a fleet that restarts and fires before its clients are ready', () => {
+  it('4 processes × 50 cold requests send one request upstream, like a warm fleet', async () => {
+    upstream.handle(slowEcho(100));
+    const results = await coldStartFleet(4, server.port, upstream.url, '/cold-start', 50);
+    const calls = upstream.calls('/cold-start');
+    console.log(
+      `[cold start] 4 × 50 requests fired before ready: ${calls} upstream call(s), ${JSON.stringify(tally(results))}`,
+    );
+    expect(results.flat().every((r) => r.ok)).toBe(true);
+    expect(calls).toBe(1);
   });
 });
 
