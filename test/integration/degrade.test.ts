@@ -297,3 +297,70 @@ describe('recovery', () => {
     expect(back).toBeLessThan(1000);
   });
 });
+
+describe('the time a stalled Redis can add, whatever the CPU load', () => {
+  it('bounds each store call at 4 × storeTimeout of wall-clock time with the event loop 90% busy', async () => {
+    const redis = await server();
+    const store = await client(redis.port);
+    const admin = await client(redis.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'busy:' });
+    const paths = Array.from({ length: 8 }, (_, i) => `/busy/${i}`);
+    for (const path of paths) await api.get(path);
+    await admin.call('CLIENT', 'PAUSE', '3000', 'ALL');
+    // 45 ms of work in every 50 ms: the loop is idle 10% of the time.
+    const burner = setInterval(() => {
+      const until = performance.now() + 45;
+      while (performance.now() < until) {}
+    }, 50);
+    const latencies: number[] = [];
+    try {
+      for (const path of paths) {
+        const started = performance.now();
+        const response = await api.get(path);
+        latencies.push(performance.now() - started);
+        expect(response.status).toBe(200);
+      }
+    } finally {
+      clearInterval(burner);
+    }
+    const max = Math.max(...latencies);
+    console.log(
+      `[degrade] Redis paused, loop 90% busy: request latencies ${latencies.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+    );
+    // One store call on a warm key (the read), at most 200 ms each, plus the upstream call and the busy
+    // loop's own delays; before the bound, a call could wait 40 × storeTimeout (2 s).
+    expect(max).toBeLessThan(1000);
+  });
+});
+
+describe('announcements', () => {
+  async function publishes(admin: Redis): Promise<number> {
+    const stats = String(await admin.info('commandstats'));
+    return Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+
+  it('are not published while no process listens (no l1 anywhere), and are again once one does', async () => {
+    const redis = await server();
+    const admin = await client(redis.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store: await client(redis.port), prefix: 'pub:' });
+    for (let i = 0; i < 20; i++) await api.get(`/pub/a/${i}`);
+    await sleep(20);
+    const unheard = await publishes(admin);
+    expect(unheard).toBeLessThanOrEqual(1);
+    // A process with an in-process layer subscribes; once the quiet second has passed, every write announces.
+    const listener = withCache(axios.create({ baseURL: upstream.url }), {
+      store: await client(redis.port),
+      prefix: 'pub:',
+      l1: {},
+    });
+    await sleep(1100);
+    for (let i = 0; i < 10; i++) await api.get(`/pub/b/${i}`);
+    await sleep(20);
+    const heard = (await publishes(admin)) - unheard;
+    console.log(
+      `[degrade] announcements: ${unheard} for 20 writes nobody listened to, ${heard} for 10 writes with a listener`,
+    );
+    expect(heard).toBeGreaterThanOrEqual(10);
+    await (await import('../../src/index.js')).closeCache(listener);
+  });
+});
