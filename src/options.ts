@@ -110,7 +110,8 @@ export interface CacheOptions {
    * time is a miss; a write is abandoned. Keeps a stalled, paused or unreachable Redis from slowing requests
    * by more than this. Only time this process spends waiting counts, from the store's last answer: a call
    * queued behind replies the process is busy parsing, or behind replies Redis is still sending (large
-   * values, many in flight), waits longer, up to 40 × this in all (see "When Redis fails" in the README).
+   * values, many in flight), waits longer, up to 4 × this in wall-clock time, however busy the process (see
+   * "When Redis fails" in the README).
    * At most 60,000.
    * @default 50
    */
