@@ -1,0 +1,110 @@
+import { createRequire } from 'node:module';
+import type { AxiosStatic } from 'axios';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as Library from '../../src/index.js';
+import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+/**
+ * The published build, as users load it: `dist/index.js` by `import` (with the ESM axios) and
+ * `dist/index.cjs` by `require` (with the CommonJS axios). `npm test` builds it first (`pretest`).
+ */
+const require = createRequire(import.meta.url);
+const builds: [string, typeof Library, AxiosStatic][] = [
+  ['ESM', (await import('../../dist/index.js')) as unknown as typeof Library, (await import('axios')).default],
+  ['CJS', require('../../dist/index.cjs') as typeof Library, require('axios') as AxiosStatic],
+];
+
+let upstream: Upstream;
+let server: RedisServer;
+let redis: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  server = await startRedis();
+  redis = server.client();
+  redis.on('error', () => {});
+  await ready(redis);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+  await upstream?.close();
+});
+
+describe.each(builds)('the %s build', (_, lib, axios) => {
+  const ERROR_CLASSES = [
+    'CacheError',
+    'CacheOptionError',
+    'CacheAlreadyInstalledError',
+    'CacheNotInstalledError',
+    'CacheStoreError',
+    'CacheStoreTimeoutError',
+    'CacheStoreUnavailableError',
+    'CacheEntryError',
+  ] as const;
+
+  it('keeps every error class name (the bundler does not rename them)', () => {
+    for (const name of ERROR_CLASSES) expect(lib[name].name).toBe(name);
+    let thrown: unknown;
+    try {
+      lib.withCache(axios.create(), { ttl: -1 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(lib.CacheOptionError);
+    expect((thrown as Error).name).toBe('CacheOptionError');
+    expect((thrown as { code: string }).code).toBe('ERR_CACHE_OPTION');
+    expect(String(thrown)).toMatch(/^CacheOptionError: Invalid cache option "ttl"/);
+  });
+
+  it('refuses the default export, and a second cache on one instance', () => {
+    expect(() => lib.withCache(axios)).toThrow(lib.CacheOptionError);
+    const api = lib.withCache(axios.create());
+    expect(() => lib.withCache(api)).toThrow(lib.CacheAlreadyInstalledError);
+  });
+
+  for (const store of ['memory', 'redis'] as const) {
+    it(`misses, hits, coalesces and evicts through the ${store} store`, async () => {
+      const prefix = `dist${++prefixes}:`;
+      const api = lib.withCache(axios.create({ baseURL: upstream.url }), {
+        store: store === 'memory' ? new lib.MemoryStore() : redis,
+        prefix,
+      });
+      const path = `/dist/${prefix}`;
+      const miss = await api.get(path);
+      const hit = await api.get(path);
+      expect([miss.cache?.status, hit.cache?.status]).toEqual(['miss', 'hit']);
+      expect(hit.data).toEqual(miss.data);
+      expect(upstream.calls(path)).toBe(1);
+
+      expect(await lib.evict(api, path)).toBe(1);
+      const together = await Promise.all(Array.from({ length: 5 }, () => api.get(path)));
+      expect(together.map((r) => r.cache?.status).sort()).toEqual([
+        'coalesced',
+        'coalesced',
+        'coalesced',
+        'coalesced',
+        'miss',
+      ]);
+      expect(upstream.calls(path)).toBe(2);
+      expect(lib.getCacheStats(api)).toMatchObject({ hits: 1, misses: 2, coalesced: 4, inFlight: 0 });
+    });
+  }
+
+  it("gives a lone caller the adapter's own error, unchanged", async () => {
+    const url = 'http://127.0.0.1:1/refused';
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => new Error('expected a rejection') as Error & { code?: string },
+        (error: unknown) => error as Error & { code?: string },
+      );
+    const plain = await failure(axios.get(url));
+    const cached = await failure(lib.withCache(axios.create()).get(url));
+    expect(cached).toBeInstanceOf(axios.AxiosError);
+    expect([cached.name, cached.code, cached.message]).toEqual([plain.name, plain.code, plain.message]);
+  });
+});
