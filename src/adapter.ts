@@ -2,6 +2,7 @@ import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'ax
 import { deadlineOf, type Flight, timeoutOf } from './coalesce.js';
 import { bytesToBody, type Entry } from './entry.js';
 import { callersOwnFailure, fill } from './fill.js';
+import { invalidateAfterUnsafe } from './invalidate-unsafe.js';
 import { type RequestKeys, requestKeys } from './key.js';
 import { type ResolvedRequestOptions, resolveRequestOptions } from './options.js';
 import type { Outcome } from './outcome.js';
@@ -43,16 +44,22 @@ const RETRY: unique symbol = Symbol('retry');
 export function createCachingAdapter(state: CacheState): AxiosAdapter {
   const { options } = state;
   const cachingAdapter = async function cachingAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
-    const request = resolveRequestOptions((config as { cache?: unknown }).cache);
+    let request = resolveRequestOptions((config as { cache?: unknown }).cache);
     const method = config.method ? config.method.toLowerCase() : 'get';
+    if (request !== false && !options.methods.has(method) && !SAFE_METHODS.has(method) && options.invalidateOnUnsafe) {
+      return unsafe(state, config);
+    }
+    const directive = request === false ? 'bypass' : requestDirective(config.headers);
     if (
       request === false ||
+      directive === 'bypass' ||
       !options.methods.has(method) ||
-      UNCACHED_RESPONSE_TYPES.has(config.responseType) ||
-      asksOwnAnswer(config.headers)
+      UNCACHED_RESPONSE_TYPES.has(config.responseType)
     ) {
       return bypass(state, config);
     }
+    // The request's own `Cache-Control: no-cache` (or `Pragma: no-cache`): not from the cache, but stored.
+    if (directive === 'refresh' && !request.refresh) request = { ...request, refresh: true };
     const keys = requestKeys(config, options.prefix, options.varyHeaders, request.key, state.adapterKind);
     if (!keys) return bypass(state, config);
 
@@ -123,17 +130,62 @@ function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config:
   return key;
 }
 
-function asksOwnAnswer(headers: unknown): boolean {
-  if (!headers || typeof headers !== 'object') return false;
+/**
+ * What the request's own headers ask of a cache: `bypass` (a `Range` or conditional header: the upstream's
+ * own answer; `Cache-Control: no-store`: nothing stored either), `refresh` (`Cache-Control: no-cache`, or
+ * `Pragma: no-cache` without `Cache-Control`: not answered from the cache, but stored), or nothing.
+ */
+function requestDirective(headers: unknown): 'bypass' | 'refresh' | null {
+  if (!headers || typeof headers !== 'object') return null;
+  let directive: 'refresh' | null = null;
+  let pragma = false;
+  let control = false;
   // AxiosHeaders keeps each header as an own property, named as it was set (its methods are not enumerable).
   for (const name in headers) {
-    // Only names starting with "r" or "i" can be one of them: skip the others without a lower-case copy.
+    // Only names starting with r, i, c or p can matter: skip the others without a lower-case copy.
     const first = name.charCodeAt(0) | 0x20;
-    if ((first !== 0x72 && first !== 0x69) || !OWN_ANSWER_HEADERS.has(name.toLowerCase())) continue;
+    if (first !== 0x72 && first !== 0x69 && first !== 0x63 && first !== 0x70) continue;
     const value = (headers as Record<string, unknown>)[name];
-    if (value !== undefined && value !== null && value !== false) return true;
+    if (value === undefined || value === null || value === false) continue;
+    const lower = name.toLowerCase();
+    if (OWN_ANSWER_HEADERS.has(lower)) return 'bypass';
+    if (lower === 'cache-control') {
+      control = true;
+      const text = String(value).toLowerCase();
+      if (/(^|,)\s*no-store\s*(,|$)/.test(text)) return 'bypass';
+      if (/(^|,)\s*no-cache\s*(,|$|=)/.test(text)) directive = 'refresh';
+    } else if (lower === 'pragma' && /no-cache/i.test(String(value))) {
+      pragma = true;
+    }
   }
-  return false;
+  return directive ?? (pragma && !control ? 'refresh' : null);
+}
+
+/** Methods that change nothing upstream (RFC 9110 §9.2.1); any other is unsafe. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['get', 'head', 'options', 'trace']);
+
+/**
+ * An unsafe request (`POST`, `PUT`, `PATCH`, `DELETE`, …) goes upstream as it is; when it succeeds (a
+ * non-error status), the stored answers to `GET`/`HEAD` of its URL, and of its `Location` and
+ * `Content-Location` on the same origin, are evicted for the whole fleet before it is answered (RFC 9111
+ * §4.4): a `GET` right after a `PUT` never gets the old answer.
+ */
+async function unsafe(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
+  state.counters.bypasses++;
+  const info: CacheInfo = { status: 'bypass', key: null, age: 0 };
+  let response: AxiosResponse;
+  try {
+    response = await state.base(config);
+  } catch (error) {
+    const failed = (error as { response?: AxiosResponse } | null)?.response;
+    if (failed && typeof failed === 'object') {
+      tagResponse(failed, info);
+      if (failed.status < 400) await invalidateAfterUnsafe(state, config, failed);
+    }
+    throw error;
+  }
+  if (response.status < 400) await invalidateAfterUnsafe(state, config, response);
+  return tagResponse(response, info);
 }
 
 async function bypass(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {

@@ -1,7 +1,8 @@
 import type { CacheState } from './state.js';
 
 /**
- * Messages are `<instance id>\n<keys>`: the entry keys that changed, one per line, or {@link DROP_ALL}
+ * Messages are `<instance id>\n<keys>`: the entry keys that changed, one per line (a line `^<prefix>`
+ * stands for every key that starts with the prefix: all variants of one request), or {@link DROP_ALL}
  * for bulk evictions (tags, patterns, clearCache), which drop every in-process entry.
  */
 export const DROP_ALL = '*';
@@ -40,5 +41,9 @@ export function receiveInvalidation(state: CacheState, message: string): void {
 export function dropLocal(state: CacheState, keys: string): void {
   if (!state.l1) return;
   if (keys === DROP_ALL) state.l1.clear();
-  else for (const key of keys.split('\n')) state.l1.delete(key);
+  else
+    for (const key of keys.split('\n')) {
+      if (key.startsWith('^')) state.l1.deletePrefix(key.slice(1));
+      else state.l1.delete(key);
+    }
 }

@@ -67,6 +67,11 @@ export class LocalLayer {
     if (slot) this.remove(key, slot);
   }
 
+  /** Drop every entry whose key starts with `prefix` (all variants of one request). */
+  deletePrefix(prefix: string): void {
+    for (const [key, slot] of this.slots) if (key.startsWith(prefix)) this.remove(key, slot);
+  }
+
   clear(): void {
     this.slots.clear();
     this.bytes = 0;

@@ -117,6 +117,13 @@ export interface CacheOptions {
    */
   storeTimeout?: number;
   /**
+   * After a successful unsafe request (`POST`, `PUT`, `PATCH`, `DELETE`, … answered with a status below
+   * 400) through this instance, evict the stored answers to `GET`/`HEAD` of its URL and of its `Location`
+   * and `Content-Location` (same origin), fleet-wide, before the request is answered (RFC 9111 §4.4).
+   * @default true
+   */
+  invalidateOnUnsafe?: boolean;
+  /**
    * Milliseconds `evict`, `evictTags` and `clearCache` may take before they reject with a
    * `CacheStoreTimeoutError` (a store failure rejects at once with a `CacheStoreError`, the cause attached).
    * At most 600,000.
@@ -256,6 +263,7 @@ export interface ResolvedOptions {
   maxEntryBytes: number;
   storeTimeoutMs: number;
   evictTimeoutMs: number;
+  invalidateOnUnsafe: boolean;
   coalesce: boolean;
   staleWhileRevalidateMs: number;
   staleIfErrorMs: number;
@@ -322,6 +330,7 @@ export const DEFAULTS = {
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
   evictTimeout: 5000,
+  invalidateOnUnsafe: true,
   coalesce: true,
   staleWhileRevalidate: 0,
   staleIfError: 0,
@@ -343,6 +352,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'maxEntryBytes',
   'storeTimeout',
   'evictTimeout',
+  'invalidateOnUnsafe',
   'coalesce',
   'staleWhileRevalidate',
   'staleIfError',
@@ -396,6 +406,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       o.evictTimeout === undefined
         ? DEFAULTS.evictTimeout
         : positiveNumber('evictTimeout', o.evictTimeout, LIMITS.leaseMs),
+    invalidateOnUnsafe:
+      o.invalidateOnUnsafe === undefined
+        ? DEFAULTS.invalidateOnUnsafe
+        : boolean('invalidateOnUnsafe', o.invalidateOnUnsafe),
     coalesce: o.coalesce === undefined ? DEFAULTS.coalesce : boolean('coalesce', o.coalesce),
     staleWhileRevalidateMs: windowMs('staleWhileRevalidate', o.staleWhileRevalidate) ?? 0,
     staleIfErrorMs: windowMs('staleIfError', o.staleIfError) ?? 0,

@@ -188,6 +188,7 @@ describe('defaults', () => {
       maxEntryBytes: 1_048_576,
       storeTimeout: 50,
       evictTimeout: 5000,
+      invalidateOnUnsafe: true,
       coalesce: true,
       staleWhileRevalidate: 0,
       staleIfError: 0,

@@ -1,0 +1,52 @@
+import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { plainHeaders } from './entry.js';
+import { announce } from './invalidation.js';
+import { requestKeys, wireUrl } from './key.js';
+import type { CacheState } from './state.js';
+
+/** The safe methods whose stored answers an unsafe request makes stale. */
+const READ_METHODS = ['get', 'head'] as const;
+
+/**
+ * After a successful unsafe request: evict the stored answers to `GET` and `HEAD` of its URL, and of its
+ * response's `Location` and `Content-Location` when they are on the same origin (RFC 9111 §4.4), in the
+ * store (every variant: one index each) and in every process's in-process layer. Through the store guard:
+ * bounded, never throws (a failure is reported, and the entries live out their TTL).
+ */
+export async function invalidateAfterUnsafe(
+  state: CacheState,
+  config: InternalAxiosRequestConfig,
+  response: AxiosResponse,
+): Promise<void> {
+  const { options } = state;
+  const target = wireUrl(config);
+  if (target === null) return;
+  const base = new URL(target, 'http://localhost/');
+  const urls = [base.href];
+  const headers = plainHeaders(response.headers);
+  for (const name of ['location', 'content-location']) {
+    const value = headers[name];
+    if (typeof value !== 'string' || value === '') continue;
+    try {
+      const other = new URL(value, base);
+      if (other.origin === base.origin) urls.push(other.href);
+    } catch {
+      // Not a URL: nothing to invalidate.
+    }
+  }
+  const indexes: string[] = [];
+  const prefixes: string[] = [];
+  for (const url of urls) {
+    for (const method of READ_METHODS) {
+      if (!options.methods.has(method)) continue;
+      const keys = requestKeys({ url, method }, options.prefix, options.varyHeaders, undefined, state.adapterKind);
+      if (!keys) continue;
+      indexes.push(keys.variants);
+      prefixes.push(`^${keys.variants.slice(0, keys.variants.length - 'variants'.length)}`);
+    }
+  }
+  if (indexes.length === 0) return;
+  // In the store first, then every process's layer: no process refills its layer from what was evicted.
+  await Promise.all(indexes.map((index) => state.guard.call('delete', index, (s) => s.deleteIndexed([index]))));
+  await announce(state, prefixes.join('\n'));
+}
