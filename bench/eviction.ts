@@ -10,6 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { encodeEntry } from '../src/entry.js';
 import { clearCache, evictTags, RedisStore, withCache } from '../src/index.js';
 import { requestKeys, tagIndexKey } from '../src/key.js';
+import { NO_VARY } from '../src/vary.js';
 import { ready, startRedis } from '../test/helpers/redis-server.js';
 import { startCluster } from '../test/helpers/topologies.js';
 
@@ -35,6 +36,7 @@ async function fill(client: Redis | Cluster, prefix: string, entries: number, ta
     fetchMs: 5,
     redirects: 0,
     finalUrl: '',
+    vary: NO_VARY,
     tags: tag ? [tag] : [],
     bodyKind: 'string',
     blobType: '',

@@ -17,6 +17,7 @@ import {
   tagResponse,
 } from './replay.js';
 import type { CacheState } from './state.js';
+import { varyMatches } from './vary.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
 const UNCACHED_RESPONSE_TYPES: ReadonlySet<unknown> = new Set(['stream', 'document', 'formdata']);
@@ -66,8 +67,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     if (state.l1 && !request.refresh) {
       const now = Date.now();
       const entry = state.l1.get(keys.entry, now);
-      if (entry) {
-        if (!fitsCaller(entry, entry.body.byteLength, config)) return passThrough(state, config, keys);
+      // An entry that is not this caller's (another variant, beyond its limits) leaves it to the store path.
+      if (entry && fitsCaller(entry, entry.body.byteLength, config)) {
         state.counters.hits++;
         state.counters.l1Hits++;
         return replayEntry(state, config, entry, {
@@ -263,7 +264,13 @@ function deliver(
     }
     return tagResponse(upstream.response, info);
   }
-  if (!upstream && !fitsCaller(outcome.head, outcome.bodyBytes, config)) return passThrough(state, config, keys);
+  // A stored answer must fit this caller; an upstream answer too, when it varies on headers whose values
+  // differ between its owner and this caller.
+  if (
+    upstream ? !varyMatches(outcome.head.vary, config.headers) : !fitsCaller(outcome.head, outcome.bodyBytes, config)
+  ) {
+    return passThrough(state, config, keys);
+  }
   let status: CacheInfo['status'];
   switch (outcome.source) {
     case 'store':

@@ -112,7 +112,7 @@ export async function writeEntry(
   const unstorable: WriteResult = { kind: 'unstorable' };
   // The server refuses writes for now (a read-only replica, maxmemory reached): do not try.
   if (guard.store.supports?.('writes') === false) return { kind: 'failed' };
-  if (!options.isStorableStatus(head.status)) return unstorable;
+  if (!options.isStorableStatus(head.status) || head.variesOnEverything) return unstorable;
   // An answer that sets a cookie is often personal (a session, a CSRF token): a shared cache does not keep
   // it unless told to (the cookie itself is never kept).
   if (head.setsCookie && options.shared && !(request.allowSetCookie ?? options.allowSetCookie)) return unstorable;
@@ -139,6 +139,7 @@ export async function writeEntry(
       blobType: body.blobType,
       redirects: head.redirects,
       finalUrl: head.finalUrl,
+      vary: head.vary,
       body: body.bytes,
     },
     keys.entry,

@@ -1,6 +1,7 @@
 import type { AxiosHeaders } from 'axios';
 import { crc32 } from './checksum.js';
 import { CacheEntryError } from './errors.js';
+import { NO_VARY, type VarySpec } from './vary.js';
 
 /**
  * A stored response. Encoded as (integers big-endian):
@@ -31,6 +32,8 @@ export interface Entry {
   redirects: number;
   /** The URL that answered, after redirects, when the adapter tells it (`''` otherwise). */
   finalUrl: string;
+  /** The response's `Vary`: the request headers it varies on, and the fetching request's fingerprint. */
+  vary: VarySpec;
   /** The body exactly as the base adapter returned it, as bytes (UTF-8 for strings, JSON for values). */
   body: Uint8Array;
   /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
@@ -47,7 +50,7 @@ export interface Entry {
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
 export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
 
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 const MAGIC = [0x41, 0x52, 0x43] as const; // "ARC"
 /** Magic, version and checksum; then the key length. */
 const CHECKED_FROM = 8;
@@ -82,6 +85,8 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>, key: 
     b: entry.blobType,
     r: entry.redirects,
     u: entry.finalUrl,
+    y: entry.vary.names,
+    z: entry.vary.fingerprint,
     n: entry.body.byteLength,
   });
   const keyLength = Buffer.byteLength(key);
@@ -177,6 +182,7 @@ export function decodeEntry(bytes: Uint8Array, key?: EntryKey, known?: EntryMeta
     blobType: head.blobType,
     redirects: head.redirects,
     finalUrl: head.finalUrl,
+    vary: head.vary,
     body: buf.subarray(bodyStart),
   };
   if (meta.bytes.length > 0) entry.meta = meta;
@@ -221,7 +227,7 @@ function decodeMeta(
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new CacheEntryError('metadata is not an object', key, 'format');
   }
-  const { s, t, h, c, f, d, g, k, b, r, u, n } = meta as Record<string, unknown>;
+  const { s, t, h, c, f, d, g, k, b, r, u, y, z, n } = meta as Record<string, unknown>;
   if (
     typeof s !== 'number' ||
     typeof t !== 'string' ||
@@ -236,6 +242,9 @@ function decodeMeta(
     typeof b !== 'string' ||
     typeof r !== 'number' ||
     typeof u !== 'string' ||
+    !Array.isArray(y) ||
+    !y.every((name) => typeof name === 'string') ||
+    typeof z !== 'string' ||
     typeof n !== 'number'
   ) {
     throw new CacheEntryError('metadata fields are missing or of the wrong type', key, 'format');
@@ -254,6 +263,7 @@ function decodeMeta(
       blobType: b,
       redirects: r,
       finalUrl: u,
+      vary: y.length === 0 ? NO_VARY : { names: y as string[], fingerprint: z },
     },
     bodyBytes: n,
   };

@@ -9,6 +9,7 @@ import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';
 import type { CacheState } from './state.js';
 import { callUpstream, responseHead } from './upstream.js';
+import { varyMatches } from './vary.js';
 
 /**
  * Produce the answer to a request: from the store (fresh, or stale within a window), from another
@@ -38,6 +39,8 @@ export async function fill(
       entry = await readEntry(state, keys);
     }
     notePresence(state, keys, entry !== null);
+    // Another variant (fetched with other values of the headers its answer varies on) is not this answer.
+    if (entry && !varyMatches(entry.vary, config.headers)) entry = null;
     if (entry) {
       const now = Date.now();
       if (now < entry.freshUntil) {
@@ -66,7 +69,7 @@ export async function fill(
       if (first && first.lease !== 'held' && first.lease !== 'uncacheable') void releaseFill(state, keys, first, false);
       return abandoned(config);
     }
-    const plan = await coordinateFill(state, keys, flight, first);
+    const plan = await coordinateFill(state, keys, flight, config, first);
     if (plan.kind === 'entry') {
       state.l1?.set(keys.entry, plan.entry, Date.now());
       return entryOutcome(plan.entry, 'fleet');
@@ -108,7 +111,7 @@ export async function fill(
 
   const { response } = result;
   const createdAt = Date.now();
-  const head = responseHead(response);
+  const head = responseHead(response, upstreamConfig);
   // The write goes out now, but the callers do not wait for it: a miss costs the upstream call plus the
   // lookups, not the write's round trip too. A later request on the same store still sees the entry: the
   // store applies calls in the order they are made (see CacheStore), and this one was made first.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { InternalAxiosRequestConfig } from 'axios';
 import type { Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
 import { decodeOrReport, readEntry } from './entry-store.js';
@@ -7,6 +8,7 @@ import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
 import { FAILED, type Failed } from './store-guard.js';
 import type { LeaseState } from './stores/types.js';
+import { varyMatches } from './vary.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;
@@ -44,8 +46,12 @@ export async function coordinateFill(
   state: CacheState,
   keys: RequestKeys,
   flight: Flight<Outcome> | null,
+  config: InternalAxiosRequestConfig,
   first?: LeaseAnswer,
 ): Promise<FillPlan> {
+  // An entry another process stored is this request's answer only if it is fresh and of this variant.
+  const usable = (entry: Entry | null): entry is Entry =>
+    entry !== null && entry.freshUntil > Date.now() && varyMatches(entry.vary, config.headers);
   const store = state.guard.store;
   if (!leasesUsable(state)) return { kind: 'fetch', lease: null };
   const token = first?.token ?? leaseToken();
@@ -68,20 +74,18 @@ export async function coordinateFill(
   const deadline = waitDeadline(state, flight);
   let pollMs = FIRST_POLL_MS;
   while (lease === 'held') {
-    if (entry && entry.freshUntil > Date.now()) return { kind: 'entry', entry };
+    if (usable(entry)) return { kind: 'entry', entry };
     const left = deadline - Date.now();
     if (left <= 0 || (flight && flight.waiters === 0)) return { kind: 'fetch', lease: null };
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, left)));
     pollMs = Math.min(MAX_POLL_MS, pollMs * 1.5);
     [lease, entry] = await attempt();
   }
-  if (lease === 'uncacheable') {
-    return entry && entry.freshUntil > Date.now() ? { kind: 'entry', entry } : { kind: 'fetch', lease: null };
-  }
+  if (lease === 'uncacheable') return usable(entry) ? { kind: 'entry', entry } : { kind: 'fetch', lease: null };
   // A lease call that timed out on our side may still have taken the lease in Redis: keep the token and
   // release it after the fetch (compare-and-delete: harmless if we never held it).
   const held: HeldLease = { token };
-  if (entry && entry.freshUntil > Date.now()) {
+  if (usable(entry)) {
     // Filled by another process between our first read and our acquire.
     void releaseFill(state, keys, held, false); // acquired, or maybe (a failed call): compare-and-delete
     return { kind: 'entry', entry };

@@ -1,5 +1,6 @@
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import type { EntryMeta } from './entry.js';
+import { type VarySpec, varyMatches } from './vary.js';
 
 /** What a response says about the cache: `response.cache`. */
 export interface CacheInfo {
@@ -26,6 +27,8 @@ export interface ResponseHead {
   redirects: number;
   /** The URL that answered, when the adapter tells it, or `''`. */
   finalUrl: string;
+  /** The response's `Vary`: names, and the fingerprint of the fetching request's values (see `vary.ts`). */
+  vary: VarySpec;
 }
 
 /**
@@ -89,15 +92,17 @@ export function errorForCaller(error: unknown, config: InternalAxiosRequestConfi
 }
 
 /**
- * Whether a stored answer is what this caller's own limits would have let through: no more redirects than
- * its `maxRedirects`, no larger body than its `maxContentLength`. A caller it does not fit goes upstream
- * itself (and gets the adapter's own answer or error).
+ * Whether a stored answer is this caller's: fetched with the same values of the headers it varies on, and
+ * within what its own limits would have let through (no more redirects than its `maxRedirects`, no larger
+ * body than its `maxContentLength`). A caller it does not fit goes upstream itself (and gets the adapter's
+ * own answer or error).
  */
 export function fitsCaller(
-  head: Pick<ResponseHead, 'redirects'>,
+  head: Pick<ResponseHead, 'redirects' | 'vary'>,
   bodyBytes: number,
   config: InternalAxiosRequestConfig,
 ): boolean {
+  if (!varyMatches(head.vary, config.headers)) return false; // another variant: another request's answer
   if (typeof config.maxRedirects === 'number' && head.redirects > config.maxRedirects) return false;
   const limit = config.maxContentLength;
   return !(typeof limit === 'number' && limit > -1 && bodyBytes > limit);

@@ -62,7 +62,7 @@ async function refresh(
       state,
       keys,
       request,
-      responseHead(result.response),
+      responseHead(result.response, config),
       result.response.data,
       Date.now(),
       result.fetchMs,

@@ -2,6 +2,7 @@ import { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 
 import { plainHeaders, storableHeaders } from './entry.js';
 import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
+import { NO_VARY, varyFingerprint, varyNames } from './vary.js';
 
 /**
  * The upstream's answer (any status; `rejection` is the adapter's own error when `validateStatus` refused
@@ -45,18 +46,23 @@ interface RequestTrail {
   url?: unknown;
 }
 
-/** The head of an upstream answer, and whether it set a cookie (the header itself is never stored). */
+/**
+ * The head of an upstream answer, whether it set a cookie (the header itself is never stored), and whether
+ * it varies on everything (`Vary: *`: never stored).
+ */
 export interface UpstreamHead extends ResponseHead {
   readonly setsCookie: boolean;
+  readonly variesOnEverything: boolean;
 }
 
 /**
  * The storable status line and headers of an upstream answer (adapters may omit `statusText`), with the
  * redirects it followed and the URL that answered, as far as the adapter tells them.
  */
-export function responseHead(response: AxiosResponse): UpstreamHead {
+export function responseHead(response: AxiosResponse, request: InternalAxiosRequestConfig): UpstreamHead {
   const trail = response.request as RequestTrail | undefined;
   const headers = plainHeaders(response.headers);
+  const names = varyNames(headers.vary);
   const counted = trail?._redirectable?._redirectCount;
   const finalUrl = trail?.res?.responseUrl ?? trail?.url;
   return {
@@ -64,6 +70,9 @@ export function responseHead(response: AxiosResponse): UpstreamHead {
     statusText: response.statusText ?? '',
     headers: storableHeaders(headers),
     setsCookie: headers['set-cookie'] !== undefined,
+    variesOnEverything: names === '*',
+    vary:
+      names === '*' || names.length === 0 ? NO_VARY : { names, fingerprint: varyFingerprint(names, request.headers) },
     redirects: typeof counted === 'number' ? counted : 0,
     finalUrl: typeof finalUrl === 'string' ? finalUrl : '',
   };

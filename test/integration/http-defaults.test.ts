@@ -139,3 +139,68 @@ describe("the request's own Cache-Control", () => {
     expect((await api.get('/private', { headers: { 'Cache-Control': 'no-store' } })).cache?.status).toBe('bypass');
   });
 });
+
+describe("the response's Vary, honoured by default", () => {
+  /** An upstream whose answer depends on request headers it names in `Vary`. */
+  function varyingUpstream(vary: string) {
+    servers.upstream.handle((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('vary', vary);
+      res.end(
+        JSON.stringify({
+          tenant: req.headers['x-tenant-id'] ?? null,
+          language: req.headers['accept-language'] ?? null,
+        }),
+      );
+    });
+  }
+
+  it("Vary: X-Tenant-Id: tenant B is never served tenant A's data", async () => {
+    varyingUpstream('X-Tenant-Id');
+    prefixes++;
+    const api = await instance();
+    const a = await api.get('/settings', { headers: { 'X-Tenant-Id': 'A' } });
+    const b = await api.get('/settings', { headers: { 'X-Tenant-Id': 'B' } });
+    expect(a.data.tenant).toBe('A');
+    expect(b.cache?.status).toBe('miss');
+    expect(b.data.tenant).toBe('B');
+    // One variant per key: the last one fetched is stored; the other is a miss again, never the wrong one.
+    expect((await api.get('/settings', { headers: { 'X-Tenant-Id': 'B' } })).cache?.status).toBe('hit');
+    const againA = await api.get('/settings', { headers: { 'x-tenant-id': 'A' } });
+    expect(againA.data.tenant).toBe('A');
+    expect(againA.cache?.status).toBe('miss');
+  });
+
+  it('Vary: Accept-Language, through another process with an in-process layer too', async () => {
+    varyingUpstream('Accept-Language');
+    prefixes++;
+    const writer = await instance();
+    const reader = await instance({ l1: {} });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writer.get('/page', { headers: { 'Accept-Language': 'en' } });
+    expect((await reader.get('/page', { headers: { 'Accept-Language': 'en' } })).cache?.status).toBe('hit');
+    expect((await reader.get('/page', { headers: { 'Accept-Language': 'en' } })).data.language).toBe('en'); // l1
+    const fr = await reader.get('/page', { headers: { 'Accept-Language': 'fr' } });
+    expect(fr.cache?.status).toBe('miss');
+    expect(fr.data.language).toBe('fr');
+  });
+
+  it('joiners with other values of a Vary header do not share the answer', async () => {
+    varyingUpstream('X-Tenant-Id');
+    prefixes++;
+    const api = await instance();
+    const answers = await Promise.all(
+      ['A', 'B', 'A', 'B'].map((tenant) => api.get('/shared', { headers: { 'X-Tenant-Id': tenant } })),
+    );
+    expect(answers.map((r) => r.data.tenant)).toEqual(['A', 'B', 'A', 'B']);
+  });
+
+  it('Vary: * is never stored', async () => {
+    varyingUpstream('*');
+    prefixes++;
+    const api = await instance();
+    await api.get('/everything');
+    expect((await api.get('/everything')).cache?.status).toBe('miss');
+    expect(servers.upstream.calls('/everything')).toBe(2);
+  });
+});

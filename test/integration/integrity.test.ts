@@ -10,6 +10,7 @@ import {
   type RequestCacheOptions,
   withCache,
 } from '../../src/index.js';
+import { NO_VARY } from '../../src/vary.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { bulkReply, startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -282,6 +283,7 @@ describe('values planted in Redis', () => {
         blobType: '',
         redirects: 0,
         finalUrl: '',
+        vary: NO_VARY,
         body: Buffer.from('{"who":"anonymous","path":"/item/y"}'),
       },
       key,

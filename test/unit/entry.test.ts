@@ -38,6 +38,7 @@ const HEAD = {
   tags: ['domain:example.com', 'ünïcode'],
   redirects: 2,
   finalUrl: 'https://api.test/final',
+  vary: { names: ['accept-language'], fingerprint: 'f' },
 };
 
 /** A complete entry around a body. */
