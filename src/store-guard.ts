@@ -12,10 +12,16 @@ import type { Counters } from './stats.js';
 import type { CacheStore } from './stores/types.js';
 
 /**
- * How many times `storeTimeout` a call may wait in all, in wall-clock time, however busy this process is
- * (see {@link StoreGuard}): the bound a store call can add to a request.
+ * How many times `storeTimeout` of wall-clock time a call may wait while the store answers nothing at all,
+ * however busy this process is: the bound a stalled (paused, unreachable, silent) store adds to a call.
  */
-export const QUEUED_WAIT_FACTOR = 4;
+export const STALL_FACTOR = 4;
+
+/**
+ * How many times `storeTimeout` a call may wait in all, in wall-clock time, while the store keeps answering
+ * the calls queued before it (64 reads of 500 KB in flight): the bound for a store that is busy, not stalled.
+ */
+export const QUEUED_WAIT_FACTOR = 40;
 
 /**
  * Calls sent and not yet answered (including those that timed out on our side but are still queued on the
@@ -65,7 +71,9 @@ export type Failed = typeof FAILED;
  * (64 reads of 500 KB: 32 MB, which Redis takes tens of ms to send here) is busy with our own queue, not
  * failing, and turning those reads into misses would send the whole queue upstream at the worst moment.
  * Two limits: a call that a later call overtook (answered first: another Cluster node, a lost reply)
- * fails as soon as its own budget is up, and no call waits more than {@link QUEUED_WAIT_FACTOR} ×
+ * fails as soon as its own budget is up; no call waits more than {@link STALL_FACTOR} × `storeTimeout` of
+ * wall-clock time while the store answers nothing, however busy this process; and none more than
+ * {@link QUEUED_WAIT_FACTOR} ×
  * `storeTimeout` in all.
  *
  * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
@@ -86,6 +94,8 @@ export class StoreGuard {
   private lastDone = 0;
   /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
   private lastDoneIdle = 0;
+  /** Wall-clock time of the last success. */
+  private lastDoneAt = 0;
   /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
   private watches: Watch[] = [];
   private sweeper: NodeJS.Timeout | null = null;
@@ -169,8 +179,13 @@ export class StoreGuard {
         const budget = this.options.storeTimeoutMs;
         const since = this.lastDone < id ? Math.max(idleAtStart, this.lastDoneIdle) : idleAtStart;
         const idleLeft = budget - (loopIdleMs() - since);
-        if (idleLeft > 0 && this.lastDone < id && Date.now() - startedAt < budget * QUEUED_WAIT_FACTOR) {
-          setTimeout(() => setImmediate(expire), Math.max(1, idleLeft));
+        // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything (or since the call
+        // began), however busy this process; QUEUED_WAIT_FACTOR × budget in all.
+        const now = Date.now();
+        const stallLeft = budget * STALL_FACTOR - (now - Math.max(startedAt, this.lastDoneAt));
+        const totalLeft = budget * QUEUED_WAIT_FACTOR - (now - startedAt);
+        if (idleLeft > 0 && this.lastDone < id && stallLeft > 0 && totalLeft > 0) {
+          setTimeout(() => setImmediate(expire), Math.max(1, Math.min(idleLeft, stallLeft, totalLeft)));
           return;
         }
         settled = true;
@@ -200,6 +215,7 @@ export class StoreGuard {
           breaker.succeeded();
           if (id > this.lastDone) this.lastDone = id;
           this.lastDoneIdle = loopIdleMs();
+          this.lastDoneAt = Date.now();
           resolve(value);
         },
         (error: unknown) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newCounters } from '../../src/stats.js';
-import { FAILED, QUEUED_WAIT_FACTOR, StoreGuard } from '../../src/store-guard.js';
+import { FAILED, QUEUED_WAIT_FACTOR, STALL_FACTOR, StoreGuard } from '../../src/store-guard.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { CacheStore } from '../../src/stores/types.js';
 
@@ -126,6 +126,25 @@ describe('StoreGuard budget', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(counters.storeTimeouts).toBe(failed.length);
     for (const r of failed) expect(r.waitedMs).toBeGreaterThanOrEqual(timeout * QUEUED_WAIT_FACTOR - 1);
+  });
+
+  it(`fails a read of a store that answers nothing after ${STALL_FACTOR} × storeTimeout of wall-clock time, however busy the process`, async () => {
+    const timeout = 20;
+    const { counters, read } = guardFor(queueStore(1, false, new Set(['x'])), timeout);
+    // 9 ms of work in every 10: the loop is almost never idle, so the idle-time budget alone would not end.
+    const burner = setInterval(() => {
+      const until = performance.now() + 9;
+      while (performance.now() < until) {}
+    }, 10);
+    try {
+      const result = await read('x');
+      expect(result.value).toBe(FAILED);
+      expect(result.waitedMs).toBeGreaterThanOrEqual(timeout * STALL_FACTOR - 1);
+      expect(result.waitedMs).toBeLessThan(timeout * QUEUED_WAIT_FACTOR);
+    } finally {
+      clearInterval(burner);
+    }
+    expect(counters.storeTimeouts).toBe(1);
   });
 
   it('fails on time a read that a later read overtook (its node or reply is lost)', async () => {
