@@ -17,6 +17,7 @@ import {
   tagResponse,
 } from './replay.js';
 import type { CacheState } from './state.js';
+import { traced } from './tracing.js';
 import { varyMatches } from './vary.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
@@ -44,7 +45,9 @@ const RETRY: unique symbol = Symbol('retry');
 /** The caching adapter of one instance (see "How a request flows" in docs/ARCHITECTURE.md). */
 export function createCachingAdapter(state: CacheState): AxiosAdapter {
   const { options } = state;
-  const cachingAdapter = async function cachingAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
+  const cachingAdapter = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> =>
+    traced(config, () => answer(config));
+  const answer = async (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     let request = resolveRequestOptions((config as { cache?: unknown }).cache);
     const method = config.method ? config.method.toLowerCase() : 'get';
     if (request !== false && !options.methods.has(method) && !SAFE_METHODS.has(method) && options.invalidateOnUnsafe) {

@@ -1,0 +1,72 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import axios, { type AxiosAdapter, AxiosError, AxiosHeaders } from 'axios';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RequestTraceContext, withCache } from '../../src/index.js';
+
+/** Real subscribers on the real channel. */
+const channel = diagnosticsChannel.tracingChannel<unknown, RequestTraceContext>('axios-redis-cache:request');
+const seen: { event: string; context: RequestTraceContext; status: unknown }[] = [];
+const handlers = {
+  start: (context: RequestTraceContext) => seen.push({ event: 'start', context, status: context.status }),
+  end: (context: RequestTraceContext) => seen.push({ event: 'end', context, status: context.status }),
+  asyncStart: (context: RequestTraceContext) => seen.push({ event: 'asyncStart', context, status: context.status }),
+  asyncEnd: (context: RequestTraceContext) => seen.push({ event: 'asyncEnd', context, status: context.status }),
+  error: (context: RequestTraceContext) => seen.push({ event: 'error', context, status: context.status }),
+};
+
+afterEach(() => {
+  channel.unsubscribe(handlers);
+  seen.length = 0;
+});
+
+function api() {
+  const adapter: AxiosAdapter = async (config) => {
+    if (config.url === '/missing') {
+      const response = {
+        data: 'no',
+        status: 404,
+        statusText: 'Not Found',
+        headers: new AxiosHeaders(),
+        config,
+        request: {},
+      };
+      throw new AxiosError('Request failed with status code 404', 'ERR_BAD_REQUEST', config, {}, response);
+    }
+    return { data: '{"ok":true}', status: 200, statusText: 'OK', headers: new AxiosHeaders(), config, request: {} };
+  };
+  return withCache(axios.create({ baseURL: 'http://api.test', adapter }));
+}
+
+describe('the axios-redis-cache:request tracing channel', () => {
+  it('traces every request, with its outcome by asyncEnd', async () => {
+    channel.subscribe(handlers);
+    const cached = api();
+    await cached.get('/a'); // miss
+    await cached.get('/a'); // hit
+    await cached.get('/a', { cache: false }); // bypass
+    const ends = seen.filter((s) => s.event === 'asyncEnd');
+    expect(ends.map((s) => s.status)).toEqual(['miss', 'hit', 'bypass']);
+    expect(ends[1]?.context.key).toMatch(/GET http:\/\/api\.test\/a$/);
+    expect(ends[2]?.context.key).toBeNull();
+    expect(ends.every((s) => s.context.config.url === '/a')).toBe(true);
+    expect(ends[0]?.context.result?.status).toBe(200);
+    // start comes first, before anything is known.
+    expect(seen[0]).toMatchObject({ event: 'start', status: undefined });
+  });
+
+  it('traces a rejection on the error event, with the status of the answer it carries', async () => {
+    channel.subscribe(handlers);
+    await api()
+      .get('/missing')
+      .catch(() => {});
+    const error = seen.find((s) => s.event === 'error');
+    expect(error?.status).toBe('miss');
+    expect((error?.context.error as AxiosError).response?.status).toBe(404);
+  });
+
+  it('does nothing when nobody subscribes', async () => {
+    expect(channel.hasSubscribers).toBe(false);
+    await api().get('/a');
+    expect(seen).toEqual([]);
+  });
+});
