@@ -294,7 +294,7 @@ export class StoreGuard {
     if (this.unanswered <= 0) return;
     const silent = Date.now() - this.lastAnswerAt;
     if (silent >= this.silenceMs) {
-      this.distrust('no reply for ' + Math.round(silent) + ' ms while calls wait: reconnecting');
+      this.distrust(`no reply for ${Math.round(silent)} ms while calls wait: reconnecting`);
       this.lastAnswerAt = Date.now(); // give the new connection its own time
     }
     this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs / 4));

@@ -61,7 +61,7 @@ describe('the axios-redis-cache:request tracing channel', () => {
       .catch(() => {});
     const error = seen.find((s) => s.event === 'error');
     expect(error?.status).toBe('miss');
-    expect((error?.context.error as AxiosError).response?.status).toBe(404);
+    expect((error?.context.error as AxiosError | undefined)?.response?.status).toBe(404);
   });
 
   it('does nothing when nobody subscribes', async () => {
