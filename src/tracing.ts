@@ -1,4 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { debuglog } from 'node:util';
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { CacheInfo } from './replay.js';
 
@@ -30,9 +31,13 @@ export const requestChannel = diagnosticsChannel.tracingChannel<unknown, Request
   'axios-redis-cache:request',
 );
 
+/** `NODE_DEBUG=axios-redis-cache`: one line per request (read once, when the module loads). */
+const debug = debuglog('axios-redis-cache');
+const DEBUG = debug.enabled;
+
 /** Run one request of the caching adapter, traced when someone listens (and as it is otherwise). */
 export function traced(config: InternalAxiosRequestConfig, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
-  if (!requestChannel.hasSubscribers) return run();
+  if (!requestChannel.hasSubscribers) return DEBUG ? logged(config, run) : run();
   const context: RequestTraceContext = { config };
   return requestChannel.tracePromise(async () => {
     try {
@@ -44,6 +49,32 @@ export function traced(config: InternalAxiosRequestConfig, run: () => Promise<Ax
       throw error;
     }
   }, context);
+}
+
+/**
+ * One line per request: the cache status, the method, the entry's label (method, origin and path: never
+ * the query nor credentials), its age and how long the request took in the cache, e.g.
+ * `AXIOS-REDIS-CACHE 4242: hit GET https://keys.internal/domains/example.com/dkim age=12.3s 0.41ms`.
+ */
+async function logged(config: InternalAxiosRequestConfig, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+  const started = performance.now();
+  const line = (info: CacheInfo | undefined, failed: boolean) => {
+    const ms = (performance.now() - started).toFixed(2);
+    const label = info?.key
+      ? info.key.slice(info.key.indexOf('}:') + 2).replace(/^[^:]*:/, '')
+      : config.method?.toUpperCase();
+    debug(
+      `${info?.status ?? 'error'} ${label}${info ? ` age=${info.age.toFixed(1)}s` : ''} ${ms}ms${failed ? ' (rejected)' : ''}`,
+    );
+  };
+  try {
+    const response = await run();
+    line((response as { cache?: CacheInfo }).cache, false);
+    return response;
+  } catch (error) {
+    line((error as { response?: { cache?: CacheInfo } } | null)?.response?.cache, true);
+    throw error;
+  }
 }
 
 function describe(context: RequestTraceContext, info: CacheInfo | undefined): void {

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+/** Three requests (miss, hit, bypass) through the published build, in a child process with `env`. */
+const SCRIPT = `
+import axios, { AxiosHeaders } from 'axios';
+const { withCache } = await import(${JSON.stringify(dist)});
+const adapter = async (config) => ({ data: '{"a":1}', status: 200, statusText: 'OK', headers: new AxiosHeaders(), config, request: {} });
+const api = withCache(axios.create({ baseURL: 'https://keys.internal', adapter }));
+await api.get('/domains/example.com/dkim?token=secret', { headers: { Authorization: 'Bearer alice' } });
+await api.get('/domains/example.com/dkim?token=secret', { headers: { Authorization: 'Bearer alice' } });
+await api.get('/time', { cache: false });
+`;
+
+async function stderrWith(env: Record<string, string>): Promise<string> {
+  const { stderr } = await run(process.execPath, ['--input-type=module', '-e', SCRIPT], {
+    env: { ...process.env, NODE_DEBUG: '', ...env },
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+  });
+  return stderr;
+}
+
+describe('NODE_DEBUG=axios-redis-cache', () => {
+  it('prints one line per request: status, method and URL without the query, age, time', async () => {
+    const lines = (await stderrWith({ NODE_DEBUG: 'axios-redis-cache' })).trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^AXIOS-REDIS-CACHE \d+: miss GET https:\/\/keys\.internal\/domains\/example\.com\/dkim age=\S+ \S+ms$/,
+    );
+    expect(lines[1]).toMatch(/: hit GET https:\/\/keys\.internal\/domains\/example\.com\/dkim /);
+    expect(lines[2]).toMatch(/: bypass GET /);
+    for (const line of lines) {
+      expect(line).not.toContain('secret');
+      expect(line).not.toContain('alice');
+    }
+  });
+
+  it('prints nothing otherwise', async () => {
+    expect(await stderrWith({})).toBe('');
+  });
+});
