@@ -18,6 +18,10 @@ export default defineConfig({
         resolve: { alias: [{ find: /^axios$/, replacement: oldestAxios }] },
         test: { name: 'fidelity-axios-1.19', include: ['test/fidelity/**/*.test.ts'], ...serverSuite },
       },
+      // The HTTP caching conformance suite (test/fixtures/cache-tests), against committed expected results.
+      {
+        test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], ...serverSuite, testTimeout: 120_000 },
+      },
       // The published build (dist/, ESM and CJS) and its type declarations: `npm test` builds it first.
       { test: { name: 'dist', include: ['test/dist/**/*.test.ts'], ...serverSuite } },
     ],

@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import type { ConformanceRun, Profile } from './harness.js';
+
+const run = promisify(execFile);
+const RUN_ONE = fileURLToPath(new URL('run-one.ts', import.meta.url));
+
+/**
+ * The HTTP caching conformance suite, in both profiles, on the memory store and on Redis, with default
+ * options. Every required test that passed when `expected/<profile>-<store>.json` was written must still
+ * pass. `npm run cache-tests` rewrites those files (and prints the scores).
+ */
+const UPDATE = process.env.UPDATE_CONFORMANCE === '1';
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** One configuration, in a process of its own (the suite's runner keeps its results in module state). */
+async function conformance(profile: Profile, store: 'memory' | 'redis'): Promise<ConformanceRun> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', RUN_ONE, profile, store, String(server.port)], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ConformanceRun;
+}
+
+interface Expected {
+  requiredPassed: number;
+  requiredTotal: number;
+  passed: string[];
+}
+
+describe('HTTP caching conformance (http-tests/cache-tests)', () => {
+  for (const profile of ['shared', 'private'] as Profile[]) {
+    for (const store of ['memory', 'redis'] as const) {
+      it(`${profile} profile, ${store} store: no required test that passed fails`, async () => {
+        const result = await conformance(profile, store);
+        const passed = Object.entries(result.results)
+          .filter(([, result]) => result === 'pass')
+          .map(([id]) => id)
+          .sort();
+        console.log(
+          `[cache-tests] ${profile} profile, ${store} store: ${result.requiredPassed} / ${result.requiredTotal} required passed`,
+        );
+        const file = new URL(`expected/${profile}-${store}.json`, import.meta.url);
+        if (UPDATE || !existsSync(file)) {
+          const expected: Expected = {
+            requiredPassed: result.requiredPassed,
+            requiredTotal: result.requiredTotal,
+            passed,
+          };
+          writeFileSync(file, `${JSON.stringify(expected, null, 2)}\n`);
+          return;
+        }
+        const expected = JSON.parse(readFileSync(file, 'utf8')) as Expected;
+        const regressions = expected.passed.filter((id) => result.results[id] !== 'pass');
+        expect(regressions, 'tests that passed and now fail').toEqual([]);
+        expect(result.requiredTotal).toBe(expected.requiredTotal);
+      }, 120_000);
+    }
+  }
+});
