@@ -16,7 +16,11 @@ export class Breaker {
   private open = false;
   private probing = false;
 
-  constructor(private readonly settings: BreakerSettings | null) {}
+  /** `onChange(open)`: called when the breaker opens (`true`) or closes (`false`). */
+  constructor(
+    private readonly settings: BreakerSettings | null,
+    private readonly onChange: (open: boolean) => void = () => {},
+  ) {}
 
   get state(): 'closed' | 'open' | 'half-open' {
     if (!this.open) return 'closed';
@@ -42,25 +46,28 @@ export class Breaker {
 
   succeeded(): void {
     this.consecutiveFailures = 0;
-    this.open = false;
     this.probing = false;
+    if (this.open) {
+      this.open = false;
+      this.onChange(false);
+    }
   }
 
   /** A failure; `counts: false` for one that says nothing about the store's health (it is not counted). */
   failed(probe: boolean, counts = true): void {
     if (!this.settings) return;
     if (probe) {
-      this.open = true;
       this.probing = false;
       this.openedAt = Date.now();
-      return;
+      return; // it was open, and stays open
     }
     if (!counts) return;
     this.consecutiveFailures++;
-    if (this.consecutiveFailures >= this.settings.failures) {
+    if (this.consecutiveFailures >= this.settings.failures && !this.open) {
       this.open = true;
       this.probing = false;
       this.openedAt = Date.now();
+      this.onChange(true);
     }
   }
 

@@ -27,6 +27,13 @@ export type { CacheStats } from './stats.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
 export { type CacheStore, type LeaseState, type Subscription, UnexpectedReplyError } from './stores/types.js';
-export { type RequestTraceContext, requestChannel } from './tracing.js';
+export {
+  type BreakerMessage,
+  breakerChannel,
+  type RequestTraceContext,
+  requestChannel,
+  type StoreErrorMessage,
+  storeErrorChannel,
+} from './tracing.js';
 export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './types.js';
 export { closeCache, getCacheStats, getCacheStore, withCache } from './with-cache.js';

@@ -10,6 +10,7 @@ import {
 import type { CacheErrorContext, ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import type { CacheStore } from './stores/types.js';
+import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from './tracing.js';
 
 /**
  * How many times `storeTimeout` of wall-clock time a call may wait while the store answers nothing at all,
@@ -108,8 +109,8 @@ export class StoreGuard {
     private readonly options: Pick<ResolvedOptions, 'storeTimeoutMs' | 'breaker' | 'onError'>,
     private readonly counters: Counters,
   ) {
-    this.reads = new Breaker(options.breaker);
-    this.writes = new Breaker(options.breaker);
+    this.reads = new Breaker(options.breaker, (open) => announceBreaker('read', open));
+    this.writes = new Breaker(options.breaker, (open) => announceBreaker('write', open));
     // The store is back (reconnected): probe at once rather than wait out the cooldown.
     store.onReady?.(() => {
       this.reads.wake();
@@ -357,10 +358,14 @@ export class StoreGuard {
    */
   report(error: CacheError | (() => CacheError), operation: string, key: string | undefined): void {
     const hook = this.options.onError;
+    const listened = storeErrorChannel.hasSubscribers;
+    if (!hook && !listened) return;
+    const built = typeof error === 'function' ? error() : error;
+    if (listened) storeErrorChannel.publish({ error: built, operation, key } satisfies StoreErrorMessage);
     if (!hook) return;
     const context: CacheErrorContext = { operation, key };
     try {
-      hook(typeof error === 'function' ? error() : error, context);
+      hook(built, context);
     } catch {
       // A reporting hook must not break a request.
     }
@@ -376,5 +381,12 @@ export class StoreGuard {
     this.report(error, operation, key);
     // Failures while a lying or silent connection is being replaced are the replacement's own doing.
     breaker.failed(probe, Date.now() >= this.quietUntil);
+  }
+}
+
+/** Publish a breaker's change of state on `axios-redis-cache:breaker` (when someone listens). */
+function announceBreaker(breaker: 'read' | 'write', open: boolean): void {
+  if (breakerChannel.hasSubscribers) {
+    breakerChannel.publish({ breaker, state: open ? 'open' : 'closed' } satisfies BreakerMessage);
   }
 }

@@ -31,6 +31,32 @@ export const requestChannel = diagnosticsChannel.tracingChannel<unknown, Request
   'axios-redis-cache:request',
 );
 
+/**
+ * `axios-redis-cache:store-error`: every error the cache swallowed (store failures and timeouts, unusable
+ * entries, refused features), as `{ error, operation, key }` — what `onError` receives, for any number of
+ * subscribers. Published only when someone subscribes.
+ */
+export const storeErrorChannel = diagnosticsChannel.channel('axios-redis-cache:store-error');
+
+/**
+ * `axios-redis-cache:breaker`: a circuit breaker changed state, as `{ breaker: 'read' | 'write', state:
+ * 'open' | 'closed' }` (a probe is let through while open: see `getCacheStats`).
+ */
+export const breakerChannel = diagnosticsChannel.channel('axios-redis-cache:breaker');
+
+/** What `axios-redis-cache:store-error` publishes. */
+export interface StoreErrorMessage {
+  error: unknown;
+  operation: string;
+  key: string | undefined;
+}
+
+/** What `axios-redis-cache:breaker` publishes. */
+export interface BreakerMessage {
+  breaker: 'read' | 'write';
+  state: 'open' | 'closed';
+}
+
 /** `NODE_DEBUG=axios-redis-cache`: one line per request (read once, when the module loads). */
 const debug = debuglog('axios-redis-cache');
 const DEBUG = debug.enabled;

@@ -1,7 +1,14 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import axios, { type AxiosAdapter, AxiosError, AxiosHeaders } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RequestTraceContext, withCache } from '../../src/index.js';
+import {
+  type BreakerMessage,
+  type CacheStore,
+  MemoryStore,
+  type RequestTraceContext,
+  type StoreErrorMessage,
+  withCache,
+} from '../../src/index.js';
 
 /** Real subscribers on the real channel. */
 const channel = diagnosticsChannel.tracingChannel<unknown, RequestTraceContext>('axios-redis-cache:request');
@@ -68,5 +75,58 @@ describe('the axios-redis-cache:request tracing channel', () => {
     expect(channel.hasSubscribers).toBe(false);
     await api().get('/a');
     expect(seen).toEqual([]);
+  });
+});
+
+describe('the store-error and breaker channels', () => {
+  it('publish every swallowed error, and each breaker change of state, to real subscribers', async () => {
+    const errors: StoreErrorMessage[] = [];
+    const changes: BreakerMessage[] = [];
+    const onError = (message: unknown) => errors.push(message as StoreErrorMessage);
+    const onChange = (message: unknown) => changes.push(message as BreakerMessage);
+    diagnosticsChannel.subscribe('axios-redis-cache:store-error', onError);
+    diagnosticsChannel.subscribe('axios-redis-cache:breaker', onChange);
+    try {
+      const memory = new MemoryStore();
+      let healthy = false;
+      const store: CacheStore = {
+        get: (key) => (healthy ? memory.get(key) : Promise.reject(new Error('down'))),
+        set: (...args) => (healthy ? memory.set(...args) : Promise.reject(new Error('down'))),
+        delete: (keys) => memory.delete(keys),
+        deleteIndexed: (keys) => memory.deleteIndexed(keys),
+        deleteMatching: (pattern) => memory.deleteMatching(pattern),
+      };
+      const adapter: AxiosAdapter = async (config) => ({
+        data: 'x',
+        status: 200,
+        statusText: 'OK',
+        headers: new AxiosHeaders(),
+        config,
+        request: {},
+      });
+      const cached = withCache(axios.create({ baseURL: 'http://api.test', adapter }), {
+        store,
+        breaker: { failures: 1, cooldown: 1 },
+      });
+      await cached.get('/a'); // the read fails (read breaker opens), the write fails (write breaker opens)
+      expect(errors.map((e) => [e.operation, (e.error as Error).name])).toEqual([
+        ['get', 'CacheStoreError'],
+        ['set', 'CacheStoreError'],
+      ]);
+      expect(changes).toEqual([
+        { breaker: 'read', state: 'open' },
+        { breaker: 'write', state: 'open' },
+      ]);
+      healthy = true;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await cached.get('/a'); // the probes succeed: both close
+      expect(changes.slice(2)).toEqual([
+        { breaker: 'read', state: 'closed' },
+        { breaker: 'write', state: 'closed' },
+      ]);
+    } finally {
+      diagnosticsChannel.unsubscribe('axios-redis-cache:store-error', onError);
+      diagnosticsChannel.unsubscribe('axios-redis-cache:breaker', onChange);
+    }
   });
 });
