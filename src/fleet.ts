@@ -53,7 +53,12 @@ export async function coordinateFill(
   const usable = (entry: Entry | null): entry is Entry =>
     entry !== null && entry.freshUntil > Date.now() && varyMatches(entry.vary, config.headers);
   const store = state.guard.store;
-  if (!leasesUsable(state)) return { kind: 'fetch', lease: null };
+  if (!leasesUsable(state)) {
+    // Leases stopped working since the first read; a lease that read took (or may have taken, if it failed
+    // on our side) is still released after the fetch, never left to stall the fleet.
+    const taken = first && first.lease !== 'held' && first.lease !== 'uncacheable';
+    return { kind: 'fetch', lease: taken ? { token: first.token } : null };
+  }
   const token = first?.token ?? leaseToken();
   const acquire = () =>
     state.guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, state.options.lockTtlMs));

@@ -49,6 +49,9 @@ export interface RedisStoreOptions {
 
 const DELETE_BATCH = 500;
 
+/** The client events that end a first connection attempt, one way or the other. */
+const STARTUP_OUTCOMES = ['ready', 'close', 'end', 'error'] as const;
+
 /** After a write whose announcement nobody received, announcements are left out for this long. */
 const QUIET_PUBLISH_MS = 1000;
 
@@ -123,7 +126,16 @@ export class RedisStore implements CacheStore {
     if (this.everReady || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) return null;
     // A lazyConnect client waits for a first command, which the cache never sends while it is not ready.
     if (status === 'wait') this.redis.connect().catch(() => {});
-    this.starting ??= new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    // Settled by whatever comes first — ready, or the attempt failing — so that the calls waiting on it
+    // (each races it against its budget) never hold on to a promise that stays pending.
+    this.starting ??= new Promise<void>((resolve) => {
+      const settle = () => {
+        for (const event of STARTUP_OUTCOMES) this.redis.off?.(event, settle);
+        this.starting = null;
+        resolve();
+      };
+      for (const event of STARTUP_OUTCOMES) this.redis.on?.(event, settle);
+    });
     return this.starting;
   }
 

@@ -18,6 +18,11 @@ export interface FidelityCase {
   adapters?: readonly AdapterName[];
   /** Count `onDownloadProgress` calls: a caller that asked for progress must hear of it. */
   progress?: boolean;
+  /**
+   * The answer is stored: all the rounds through the cache must reach the upstream as often as one plain
+   * request does (a miss then a hit; two joiners sharing one call).
+   */
+  cached?: boolean;
 }
 
 const get =
@@ -25,8 +30,13 @@ const get =
   () => ({ url, ...extra });
 
 /** A request repeated: miss then hit, and two at once (joiners). */
-function repeated(name: string, request: RequestFactory, adapters?: readonly AdapterName[]): FidelityCase[] {
-  const base = adapters ? { adapters } : {};
+function repeated(
+  name: string,
+  request: RequestFactory,
+  adapters?: readonly AdapterName[],
+  cached = false,
+): FidelityCase[] {
+  const base = { ...(adapters ? { adapters } : {}), ...(cached ? { cached } : {}) };
   return [
     { name: `${name} (miss, then hit)`, rounds: [[request], [request]], ...base },
     { name: `${name} (two joiners)`, rounds: [[request, request]], ...base },
@@ -35,15 +45,20 @@ function repeated(name: string, request: RequestFactory, adapters?: readonly Ada
 
 export const CASES: FidelityCase[] = [
   // Bodies, types, statuses.
-  ...repeated('JSON', get('/json')),
-  ...repeated('text', get('/text', { responseType: 'text' })),
-  ...repeated('binary as arraybuffer', get('/binary', { responseType: 'arraybuffer' })),
-  ...repeated('binary as blob', get('/binary', { responseType: 'blob' }), ['fetch']),
-  ...repeated('gzip', get('/gzip')),
-  ...repeated('gzip, decompress: false', get('/gzip', { decompress: false, responseType: 'arraybuffer' }), ['http']),
-  ...repeated('404', get('/status/404')),
+  ...repeated('JSON', get('/json'), undefined, true),
+  ...repeated('text', get('/text', { responseType: 'text' }), undefined, true),
+  ...repeated('binary as arraybuffer', get('/binary', { responseType: 'arraybuffer' }), undefined, true),
+  ...repeated('binary as blob', get('/binary', { responseType: 'blob' }), ['fetch'], true),
+  ...repeated('gzip', get('/gzip'), undefined, true),
+  ...repeated(
+    'gzip, decompress: false',
+    get('/gzip', { decompress: false, responseType: 'arraybuffer' }),
+    ['http'],
+    true,
+  ),
+  ...repeated('404', get('/status/404'), undefined, true), // the matrix stores 404 too
   ...repeated('500', get('/status/500')),
-  ...repeated('404 accepted by validateStatus', get('/status/404', { validateStatus: () => true })),
+  ...repeated('404 accepted by validateStatus', get('/status/404', { validateStatus: () => true }), undefined, true),
 
   // Keys: the request axios puts on the wire.
   {
@@ -100,7 +115,7 @@ export const CASES: FidelityCase[] = [
     name: 'a following request joins maxRedirects: 0',
     rounds: [[get('/redirect?n=2', { maxRedirects: 0 }), get('/redirect?n=2')]],
   },
-  ...repeated('redirect chain (final URL)', get('/redirect?n=2')),
+  ...repeated('redirect chain (final URL)', get('/redirect?n=2'), undefined, true),
   { name: 'maxContentLength on a hit', rounds: [[get('/big')], [get('/big', { maxContentLength: 1000 })]] },
   {
     name: 'no maxContentLength joins one that has it',

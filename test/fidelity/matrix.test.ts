@@ -57,13 +57,21 @@ async function runCase(testCase: FidelityCase, adapter: AdapterName, store: 'mem
   const plain = instance(adapter);
   const cached = withCache(instance(adapter), storeOptions(store));
   const progress = testCase.progress === true;
+  let throughCache = 0; // requests the upstream received for the cached instance's rounds
+  let onePlain = -1; // requests one plain request makes it receive (a redirect chain: several)
   for (const [r, round] of testCase.rounds.entries()) {
+    const before = server.received.length;
     const answers = await Promise.all(round.map((make) => send(cached, make(server), progress)));
+    throughCache += server.received.length - before;
     for (const [i, make] of round.entries()) {
+      const plainBefore = server.received.length;
       const expected = await send(plain, make(server), progress);
+      if (onePlain === -1) onePlain = server.received.length - plainBefore;
       expect(answers[i], `round ${r + 1}, request ${i + 1}`).toEqual(expected);
     }
   }
+  // Equal answers are not enough: a stored answer was really served from the cache (a hit, or a shared call).
+  if (testCase.cached) expect(throughCache, 'requests the upstream received through the cache').toBe(onePlain);
 }
 
 for (const store of ['memory', 'redis'] as const) {

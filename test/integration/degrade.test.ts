@@ -8,9 +8,10 @@ import {
   evict,
   evictTags,
   getCacheStats,
+  RedisStore,
   withCache,
 } from '../../src/index.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { freePort, type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -232,6 +233,29 @@ describe('start-up', () => {
     expect(first.cache?.status).toBe('miss');
     expect(getCacheStats(api).storeErrors).toBe(0);
     expect((await api.get('/starting')).cache?.status).toBe('hit');
+  });
+});
+
+describe('a first connection that fails', () => {
+  it('settles what waits for the start, so nothing stays pending; then fails fast', async () => {
+    const port = await freePort(); // nothing listens there
+    const failing = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 1000 });
+    failing.on('error', () => {});
+    clients.push(failing);
+    const store = new RedisStore(failing);
+    const starting = store.whenStarted();
+    expect(starting).not.toBeNull();
+    const outcome = await Promise.race([
+      (starting as Promise<void>).then(() => 'settled'),
+      sleep(2000).then(() => 'still pending'),
+    ]);
+    expect(outcome).toBe('settled');
+    for (let i = 0; i < 100 && failing.status !== 'reconnecting'; i++) await sleep(5);
+    expect(store.whenStarted()).toBeNull(); // reconnecting now: calls fail at once instead of waiting
+    const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: 'refused:' });
+    const before = upstream.received.length;
+    expect((await api.get('/refused')).status).toBe(200);
+    expect(upstream.received.length - before).toBe(1);
   });
 });
 
