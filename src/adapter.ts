@@ -89,6 +89,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     const flightKey = flightKeyOf(keys, request, config);
     const deadline = deadlineOf(config);
     const work = (flight: Flight<Outcome>) => fill(state, keys, request, config, flight);
+    // The first attempt is inline (as `attendAgain`'s loop body): going through that async function for
+    // every request would add a promise to each hit; only a retry after an owner's own failure does.
     const answer = deliver(
       state,
       config,

@@ -1,10 +1,9 @@
 import { createRequire } from 'node:module';
 import type { AxiosStatic } from 'axios';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
 
 /**
  * The published build, as users load it: `dist/index.js` by `import` (with the ESM axios) and
@@ -16,23 +15,12 @@ const builds: [string, typeof Library, AxiosStatic][] = [
   ['CJS', require('../../dist/index.cjs') as typeof Library, require('axios') as AxiosStatic],
 ];
 
-let upstream: Upstream;
-let server: RedisServer;
+const servers = useRedisAndUpstream();
 let redis: Redis;
 let prefixes = 0;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
-  server = await startRedis();
-  redis = server.client();
-  redis.on('error', () => {});
-  await ready(redis);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-  await upstream?.close();
+  redis = await servers.client();
 });
 
 describe.each(builds)('the %s build', (_, lib, axios) => {
@@ -70,7 +58,7 @@ describe.each(builds)('the %s build', (_, lib, axios) => {
   for (const store of ['memory', 'redis'] as const) {
     it(`misses, hits, coalesces and evicts through the ${store} store`, async () => {
       const prefix = `dist${++prefixes}:`;
-      const api = lib.withCache(axios.create({ baseURL: upstream.url }), {
+      const api = lib.withCache(axios.create({ baseURL: servers.upstream.url }), {
         store: store === 'memory' ? new lib.MemoryStore() : redis,
         prefix,
       });
@@ -79,7 +67,7 @@ describe.each(builds)('the %s build', (_, lib, axios) => {
       const hit = await api.get(path);
       expect([miss.cache?.status, hit.cache?.status]).toEqual(['miss', 'hit']);
       expect(hit.data).toEqual(miss.data);
-      expect(upstream.calls(path)).toBe(1);
+      expect(servers.upstream.calls(path)).toBe(1);
 
       expect(await lib.evict(api, path)).toBe(1);
       const together = await Promise.all(Array.from({ length: 5 }, () => api.get(path)));
@@ -90,7 +78,7 @@ describe.each(builds)('the %s build', (_, lib, axios) => {
         'coalesced',
         'miss',
       ]);
-      expect(upstream.calls(path)).toBe(2);
+      expect(servers.upstream.calls(path)).toBe(2);
       expect(lib.getCacheStats(api)).toMatchObject({ hits: 1, misses: 2, coalesced: 4, inFlight: 0 });
     });
   }

@@ -1,36 +1,18 @@
 import axios from 'axios';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheAlreadyInstalledError, CacheOptionError, MemoryStore, withCache } from '../../src/index.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { type FidelityServer, startFidelityServer } from './server.js';
+import { useFidelityServers } from './servers.js';
 
-let server: FidelityServer;
-let redisServer: RedisServer;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startFidelityServer();
-  redisServer = await startRedis();
-  redis = redisServer.client();
-  redis.on('error', () => {});
-  await ready(redis);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await redisServer?.stop();
-  await server?.close();
-});
+const servers = useFidelityServers();
 
 describe('instances that share a store', () => {
   it.each(['memory', 'redis'] as const)(
     'an http and a fetch instance on one %s store each get their own adapter’s body types',
     async (kind) => {
-      const store = kind === 'memory' ? new MemoryStore() : redis;
+      const store = kind === 'memory' ? new MemoryStore() : servers.redis;
       const options = { store, prefix: `shared-${kind}:` };
-      const viaHttp = withCache(axios.create({ baseURL: server.url, adapter: 'http' }), options);
-      const viaFetch = withCache(axios.create({ baseURL: server.url, adapter: 'fetch' }), options);
+      const viaHttp = withCache(axios.create({ baseURL: servers.server.url, adapter: 'http' }), options);
+      const viaFetch = withCache(axios.create({ baseURL: servers.server.url, adapter: 'fetch' }), options);
       const first = await viaHttp.get('/binary', { responseType: 'arraybuffer' });
       expect(Buffer.isBuffer(first.data)).toBe(true);
       const second = await viaFetch.get('/binary', { responseType: 'arraybuffer' });
@@ -60,16 +42,16 @@ describe('the default instance and inherited caches', () => {
   });
 
   it('an instance made later with axios.create() is not cached', async () => {
-    withCache(axios.create({ baseURL: server.url }));
-    const other = axios.create({ baseURL: server.url });
-    const before = server.received.length;
+    withCache(axios.create({ baseURL: servers.server.url }));
+    const other = axios.create({ baseURL: servers.server.url });
+    const before = servers.server.received.length;
     const answers = [await other.get('/json'), await other.get('/json')];
     expect(answers.map((r) => r.cache)).toEqual([undefined, undefined]);
-    expect(server.received.length - before).toBe(2);
+    expect(servers.server.received.length - before).toBe(2);
   });
 
   it('detects a cache inherited through create() or an adapter taken from a cached instance', () => {
-    const api = withCache(axios.create({ baseURL: server.url }));
+    const api = withCache(axios.create({ baseURL: servers.server.url }));
     expect(() => withCache(api.create())).toThrow(CacheAlreadyInstalledError);
     expect(() => withCache(axios.create({ adapter: api.defaults.adapter as never }))).toThrow(
       CacheAlreadyInstalledError,
@@ -83,12 +65,12 @@ describe('the default instance and inherited caches', () => {
 
 describe('response.request on a hit', () => {
   it('tells the final URL after redirects, as the http adapter’s request does', async () => {
-    const api = withCache(axios.create({ baseURL: server.url }));
+    const api = withCache(axios.create({ baseURL: servers.server.url }));
     const miss = await api.get('/redirect?n=2');
     const hit = await api.get('/redirect?n=2');
     expect(hit.cache?.status).toBe('hit');
     expect(hit.request.res.responseUrl).toBe(miss.request.res.responseUrl);
-    expect(hit.request.res.responseUrl).toBe(`${server.url}/json`);
+    expect(hit.request.res.responseUrl).toBe(`${servers.server.url}/json`);
     expect(hit.request.fromCache).toBe(true);
   });
 });

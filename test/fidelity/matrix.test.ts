@@ -1,42 +1,24 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CacheOptions, MemoryStore, withCache } from '../../src/index.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { type AdapterName, CASES, type FidelityCase } from './cases.js';
 import { type Observation, observe } from './observe.js';
-import { type FidelityServer, startFidelityServer } from './server.js';
+import { useFidelityServers } from './servers.js';
 
 /**
  * The fidelity matrix: every case × the http and fetch adapters × the memory and Redis stores. Each answer
  * a cached instance gives (miss, hit, joiner) must equal what plain axios gives to the same request.
  */
-let server: FidelityServer;
-let redisServer: RedisServer;
-let redis: Redis;
+const servers = useFidelityServers();
 let prefixes = 0;
 
-beforeAll(async () => {
-  server = await startFidelityServer();
-  redisServer = await startRedis();
-  redis = redisServer.client();
-  redis.on('error', () => {});
-  await ready(redis);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await redisServer?.stop();
-  await server?.close();
-});
-
 function instance(adapter: AdapterName): AxiosInstance {
-  return axios.create({ baseURL: server.url, adapter });
+  return axios.create({ baseURL: servers.server.url, adapter });
 }
 
 function storeOptions(store: 'memory' | 'redis'): CacheOptions {
   return {
-    store: store === 'memory' ? new MemoryStore() : redis,
+    store: store === 'memory' ? new MemoryStore() : servers.redis,
     prefix: `fidelity${++prefixes}:`,
     // Statuses a user may choose to store too: the replay of a stored 404 must be axios' own rejection.
     statuses: [[200, 299], 404],
@@ -60,13 +42,13 @@ async function runCase(testCase: FidelityCase, adapter: AdapterName, store: 'mem
   let throughCache = 0; // requests the upstream received for the cached instance's rounds
   let onePlain = -1; // requests one plain request makes it receive (a redirect chain: several)
   for (const [r, round] of testCase.rounds.entries()) {
-    const before = server.received.length;
-    const answers = await Promise.all(round.map((make) => send(cached, make(server), progress)));
-    throughCache += server.received.length - before;
+    const before = servers.server.received.length;
+    const answers = await Promise.all(round.map((make) => send(cached, make(servers.server), progress)));
+    throughCache += servers.server.received.length - before;
     for (const [i, make] of round.entries()) {
-      const plainBefore = server.received.length;
-      const expected = await send(plain, make(server), progress);
-      if (onePlain === -1) onePlain = server.received.length - plainBefore;
+      const plainBefore = servers.server.received.length;
+      const expected = await send(plain, make(servers.server), progress);
+      if (onePlain === -1) onePlain = servers.server.received.length - plainBefore;
       expect(answers[i], `round ${r + 1}, request ${i + 1}`).toEqual(expected);
     }
   }

@@ -28,6 +28,28 @@ const slowEcho =
   (...args: Parameters<typeof echoJson>) =>
     void setTimeout(() => echoJson(...args), ms);
 
+/**
+ * The upstream never answers the first request (its sender, the lease holder, is about to be killed) and
+ * answers every later one in 20 ms. `holder()` resolves to the replica that sent the first request.
+ */
+function holderNeverAnswers(): { holder(): Promise<string> } {
+  let holder: string | undefined;
+  upstream.handle((req, res, n) => {
+    if (holder === undefined) {
+      holder = String(req.headers['x-worker']);
+      return;
+    }
+    setTimeout(() => echoJson(req, res, n), 20);
+  });
+  return {
+    async holder() {
+      for (let i = 0; i < 200 && holder === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      if (holder === undefined) throw new Error('no request reached the upstream');
+      return holder;
+    },
+  };
+}
+
 function tally(results: WorkerResult[][]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of results.flat()) {
@@ -120,17 +142,10 @@ describe('the lease holder dies mid-fetch', () => {
 
   it('lets another process take over after the lease expires: one more upstream call, nobody fails', async () => {
     const LOCK_TTL = 1000;
-    let holder: string | undefined;
-    upstream.handle((req, res, n) => {
-      if (holder === undefined) {
-        holder = String(req.headers['x-worker']); // never answer: the holder is about to be killed
-        return;
-      }
-      setTimeout(() => echoJson(req, res, n), 20);
-    });
+    const first = holderNeverAnswers();
     const started = performance.now();
     const runs = fleet.map((r) => r.run('/holder-dies', 50, { lockTtl: LOCK_TTL, lockWait: 10_000 }));
-    for (let i = 0; i < 200 && holder === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    const holder = await first.holder();
     expect(holder).toBeDefined();
     const victim = fleet.find((r) => r.id === holder)!;
     victim.process.kill('SIGKILL');
@@ -154,17 +169,10 @@ describe('the lease holder dies mid-fetch, default options, every request with a
   afterAll(() => stopFleet(fleet));
 
   it('fails nobody: the dead holder stops renewing its lease, a survivor takes over within lockTtl', async () => {
-    let holder: string | undefined;
-    upstream.handle((req, res, n) => {
-      if (holder === undefined) {
-        holder = String(req.headers['x-worker']); // never answer: the holder is about to be killed
-        return;
-      }
-      setTimeout(() => echoJson(req, res, n), 20);
-    });
+    const first = holderNeverAnswers();
     const started = performance.now();
     const runs = fleet.map((r) => r.run('/holder-dies-default', 50, {}, undefined, 3000));
-    for (let i = 0; i < 200 && holder === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    const holder = await first.holder();
     const victim = fleet.find((r) => r.id === holder)!;
     victim.process.kill('SIGKILL');
     const results = (await Promise.all(fleet.filter((r) => r !== victim).map((r) => runs[fleet.indexOf(r)]!))).flat();
