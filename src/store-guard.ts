@@ -95,8 +95,6 @@ export class StoreGuard {
   private lastDone = 0;
   /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
   private lastDoneIdle = 0;
-  /** Wall-clock time of the last success. */
-  private lastDoneAt = 0;
   /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
   private watches: Watch[] = [];
   private sweeper: NodeJS.Timeout | null = null;
@@ -180,10 +178,11 @@ export class StoreGuard {
         const budget = this.options.storeTimeoutMs;
         const since = this.lastDone < id ? Math.max(idleAtStart, this.lastDoneIdle) : idleAtStart;
         const idleLeft = budget - (loopIdleMs() - since);
-        // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything (or since the call
-        // began), however busy this process; QUEUED_WAIT_FACTOR × budget in all.
+        // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything — a success, an
+        // error, a late answer — or since the call began, however busy this process; QUEUED_WAIT_FACTOR ×
+        // budget in all.
         const now = Date.now();
-        const stallLeft = budget * STALL_FACTOR - (now - Math.max(startedAt, this.lastDoneAt));
+        const stallLeft = budget * STALL_FACTOR - (now - Math.max(startedAt, this.lastAnswerAt));
         const totalLeft = budget * QUEUED_WAIT_FACTOR - (now - startedAt);
         if (idleLeft > 0 && this.lastDone < id && stallLeft > 0 && totalLeft > 0) {
           setTimeout(() => setImmediate(expire), Math.max(1, Math.min(idleLeft, stallLeft, totalLeft)));
@@ -216,7 +215,6 @@ export class StoreGuard {
           breaker.succeeded();
           if (id > this.lastDone) this.lastDone = id;
           this.lastDoneIdle = loopIdleMs();
-          this.lastDoneAt = Date.now();
           resolve(value);
         },
         (error: unknown) => {
