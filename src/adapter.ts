@@ -1,5 +1,5 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { deadlineOf, type Flight, timeoutOf } from './coalesce.js';
+import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
 import { bytesToBody, type Entry } from './entry.js';
 import { callersOwnFailure, fill } from './fill.js';
 import { invalidateAfterUnsafe } from './invalidate-unsafe.js';
@@ -274,6 +274,9 @@ function deliver(
   if (
     upstream ? !varyMatches(outcome.head.vary, config.headers) : !fitsCaller(outcome.head, outcome.bodyBytes, config)
   ) {
+    // The stale copy a caller gets when its own timeout passes, if it is not this caller's (another
+    // variant): its time is up, so it gets the timeout its adapter would give, not a new upstream call.
+    if (outcome.source === 'stale' && ownTimeIsUp(config, deadline)) throw timeoutError(config, state.adapterKind);
     return passThrough(state, config, keys);
   }
   let status: CacheInfo['status'];

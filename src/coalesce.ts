@@ -239,7 +239,7 @@ export function deadlineOf(config: InternalAxiosRequestConfig): number {
  * (`timeoutErrorMessage`, `ECONNABORTED` or `ETIMEDOUT` with `clarifyTimeoutError`), or the fetch adapter's
  * (always `ETIMEDOUT`, its own message).
  */
-function timeoutError(config: InternalAxiosRequestConfig, adapter: string): AxiosError {
+export function timeoutError(config: InternalAxiosRequestConfig, adapter: string): AxiosError {
   const timeoutMs = timeoutOf(config);
   if (adapter === 'fetch') {
     return new AxiosError(`timeout of ${timeoutMs}ms exceeded`, AxiosError.ETIMEDOUT, config);

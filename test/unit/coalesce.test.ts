@@ -354,3 +354,38 @@ describe('failures and cancellation', () => {
     expect(upstream.calls).toHaveLength(2);
   });
 });
+
+describe('a joiner whose own timeout passes, and the stale copy of another variant', () => {
+  it('gets its timeout error, not a new upstream call', async () => {
+    const calls: InternalAxiosRequestConfig[] = [];
+    const held: (() => void)[] = [];
+    let hold = false;
+    const adapter: AxiosAdapter = (config) =>
+      new Promise((resolve) => {
+        calls.push(config);
+        const answer = () =>
+          resolve({
+            data: { tenant: config.headers.get('x-tenant') },
+            status: 200,
+            statusText: 'OK',
+            headers: new AxiosHeaders({ vary: 'X-Tenant' }),
+            config,
+            request: {},
+          });
+        if (hold) held.push(answer);
+        else answer();
+      });
+    const api = withCache(axios.create({ baseURL: 'http://api.test', adapter }), { ttl: 0.02, staleIfError: 60 });
+    await api.get('/t', { headers: { 'X-Tenant': 'A' } });
+    await new Promise((resolve) => setTimeout(resolve, 40)); // stale now, within staleIfError
+    hold = true;
+    const leader = api.get('/t', { headers: { 'X-Tenant': 'A' } }); // its fill finds tenant A's stale copy
+    await settle();
+    const { error } = await outcome(api.get('/t', { headers: { 'X-Tenant': 'B' }, timeout: 20 }));
+    expect((error as AxiosError).code).toBe('ECONNABORTED');
+    expect((error as AxiosError).message).toBe('timeout of 20ms exceeded');
+    expect(calls).toHaveLength(2); // the first request's and the leader's: none for the joiner
+    for (const release of held) release();
+    expect((await leader).data).toEqual({ tenant: 'A' });
+  });
+});
