@@ -48,12 +48,13 @@ async function variant(name: string): Promise<Contender> {
   const agent = new http.Agent({ keepAlive: true });
   const store = new RedisStore(client, { batchReads: v === 'ours-batched-autopipelining' });
   const api = withCache(axios.create({ baseURL: upstream.url, httpAgent: agent }), { store, ttl: 600 });
-  const outcomes = { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 };
+  const outcomes = { hit: 0, stale: 0, miss: 0, coalesced: 0, revalidated: 0, bypass: 0, none: 0 };
   return {
     id: 'ours',
     label: name,
     outcomes,
-    resetOutcomes: () => Object.assign(outcomes, { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 }),
+    resetOutcomes: () =>
+      Object.assign(outcomes, { hit: 0, stale: 0, miss: 0, coalesced: 0, revalidated: 0, bypass: 0, none: 0 }),
     async get(b: Body, key: string) {
       const response = await api.get(`/ours/${b.id}/${key}`, b.binary ? { responseType: 'arraybuffer' } : undefined);
       outcomes[response.cache?.status ?? 'none']++;

@@ -20,7 +20,7 @@ export const LABELS: Readonly<Record<ContenderId, string>> = {
 };
 
 /** How a response was served, as each library reports it (`none` for contenders without a cache). */
-export type Outcome = 'hit' | 'stale' | 'miss' | 'coalesced' | 'bypass' | 'none';
+export type Outcome = 'hit' | 'stale' | 'miss' | 'coalesced' | 'revalidated' | 'bypass' | 'none';
 
 export interface Contender {
   readonly id: ContenderId;
@@ -70,7 +70,7 @@ export async function closeAll(contenders: readonly Contender[]): Promise<void> 
 }
 
 function newOutcomes(): Record<Outcome, number> {
-  return { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 };
+  return { hit: 0, stale: 0, miss: 0, coalesced: 0, revalidated: 0, bypass: 0, none: 0 };
 }
 
 function path(id: ContenderId, body: Body, key: string): string {

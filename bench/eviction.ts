@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import axios from 'axios';
 import type { Cluster, Redis } from 'ioredis';
-import { encodeEntry } from '../src/entry.js';
+import { encodeEntry, TTL_POLICY } from '../src/entry.js';
 import { clearCache, evictTags, RedisStore, withCache } from '../src/index.js';
 import { requestKeys, tagIndexKey } from '../src/key.js';
 import { NO_VARY } from '../src/vary.js';
@@ -40,6 +40,7 @@ async function fill(client: Redis | Cluster, prefix: string, entries: number, ta
     tags: tag ? [tag] : [],
     bodyKind: 'string',
     blobType: '',
+    policy: TTL_POLICY,
     body: Buffer.from(JSON.stringify({ value: 'x'.repeat(200) })),
   } as const;
   const batch = 2_000;

@@ -51,7 +51,7 @@ export async function measureRounds(
       warmUpstreamCalls: c.warm?.get(contender) ?? 0,
       requests: 0,
       errors: 0,
-      outcomes: { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 },
+      outcomes: { hit: 0, stale: 0, miss: 0, coalesced: 0, revalidated: 0, bypass: 0, none: 0 },
       store: contender.cacheStats ? { storeTimeouts: 0, storeErrors: 0, storeSkips: 0, badEntries: 0 } : null,
       dataOk: c.dataOk?.get(contender) ?? null,
       notes: [],

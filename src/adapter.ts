@@ -1,7 +1,11 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
 import { bytesToBody, type Entry } from './entry.js';
+import { readEntry } from './entry-store.js';
 import { callersOwnFailure, fill } from './fill.js';
+import { notModified, notModifiedHeaders } from './http/conditional.js';
+import { type RequestDirectives, requestDirectives } from './http/request-directives.js';
+import { ageHeader, freshFor, staleAccepted } from './http/reuse.js';
 import { invalidateAfterUnsafe } from './invalidate-unsafe.js';
 import { type RequestKeys, requestKeys } from './key.js';
 import { type ResolvedRequestOptions, resolveRequestOptions } from './options.js';
@@ -18,7 +22,7 @@ import {
 } from './replay.js';
 import type { CacheState } from './state.js';
 import { traced } from './tracing.js';
-import { varyMatches } from './vary.js';
+import { NO_VARY, varyMatches } from './vary.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
 const UNCACHED_RESPONSE_TYPES: ReadonlySet<unknown> = new Set(['stream', 'document', 'formdata']);
@@ -53,7 +57,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     if (request !== false && !options.methods.has(method) && !SAFE_METHODS.has(method) && options.invalidateOnUnsafe) {
       return unsafe(state, config);
     }
-    const directive = request === false ? 'bypass' : requestDirective(config.headers);
+    const http = request !== false && (request.httpSemantics ?? options.httpSemantics);
+    const directive = request === false ? 'bypass' : requestDirective(config.headers, http);
     if (
       request === false ||
       directive === 'bypass' ||
@@ -62,12 +67,33 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
     ) {
       return bypass(state, config);
     }
+    let conditional: HttpAsk | null = null;
     // The request's own `Cache-Control: no-cache` (or `Pragma: no-cache`): not from the cache, but stored.
-    if (directive === 'refresh' && !request.refresh) request = { ...request, refresh: true };
-    const keys = requestKeys(config, options.prefix, options.varyHeaders, request.key, state.adapterKind);
+    if (directive === 'refresh') {
+      if (!request.refresh) request = { ...request, refresh: true };
+    } else if (directive !== null) {
+      // Under `httpSemantics`: the request's own directives, and its own validators.
+      const own = directive.ifNoneMatch !== undefined || directive.ifModifiedSince !== undefined;
+      if (directive.refresh) {
+        if (own) return bypass(state, config); // its own conditional request, to the origin
+        request = { ...request, refresh: true };
+      }
+      if (directive.directives) request = { ...request, directives: directive.directives };
+      if (own) conditional = directive;
+    }
+    const keys = requestKeys(
+      config,
+      options.prefix,
+      options.varyHeaders,
+      request.key,
+      http ? state.httpKeyKind : state.adapterKind,
+    );
     if (!keys) return bypass(state, config);
+    if (conditional || request.directives?.onlyIfCached) {
+      return fromStoreOnly(state, config, keys, request.directives, conditional);
+    }
 
-    if (state.l1 && !request.refresh) {
+    if (state.l1 && !request.refresh && !request.directives) {
       const now = Date.now();
       const entry = state.l1.get(keys.entry, now);
       // An entry that is not this caller's (another variant, beyond its limits) leaves it to the store path.
@@ -131,21 +157,38 @@ async function attendAgain(
  */
 function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config: InternalAxiosRequestConfig): string {
   let key = request.refresh ? `${keys.entry}\u0000refresh` : keys.entry;
+  if (request.directives) key += `\u0000d${request.directives.text}`;
   if (config.maxRedirects !== undefined) key += `\u0000r${config.maxRedirects}`;
   if (config.maxContentLength !== undefined && config.maxContentLength > -1) key += `\u0000c${config.maxContentLength}`;
   return key;
 }
 
+/** What a request asks of the cache under `httpSemantics`, beyond `bypass` and `refresh`. */
+interface HttpAsk {
+  /** `Cache-Control: no-cache` (or `Pragma: no-cache`) too. */
+  refresh: boolean;
+  /** The caller's own validators: a fresh stored answer they match is answered with a `304`. */
+  ifNoneMatch: string | undefined;
+  ifModifiedSince: string | undefined;
+  /** Its `max-age`, `min-fresh`, `max-stale`, `only-if-cached`. */
+  directives: RequestDirectives | null;
+}
+
 /**
  * What the request's own headers ask of a cache: `bypass` (a `Range` or conditional header: the upstream's
  * own answer; `Cache-Control: no-store`: nothing stored either), `refresh` (`Cache-Control: no-cache`, or
- * `Pragma: no-cache` without `Cache-Control`: not answered from the cache, but stored), or nothing.
+ * `Pragma: no-cache` without `Cache-Control`: not answered from the cache, but stored), or nothing. Under
+ * `httpSemantics` (`http`), `If-None-Match` / `If-Modified-Since` and the other request directives are
+ * the cache's to answer: an {@link HttpAsk}.
  */
-function requestDirective(headers: unknown): 'bypass' | 'refresh' | null {
+function requestDirective(headers: unknown, http: boolean): 'bypass' | 'refresh' | HttpAsk | null {
   if (!headers || typeof headers !== 'object') return null;
   let directive: 'refresh' | null = null;
   let pragma = false;
   let control = false;
+  let controlText: string | undefined;
+  let ifNoneMatch: string | undefined;
+  let ifModifiedSince: string | undefined;
   // AxiosHeaders keeps each header as an own property, named as it was set (its methods are not enumerable).
   for (const name in headers) {
     // Only names starting with r, i, c or p can matter: skip the others without a lower-case copy.
@@ -154,17 +197,71 @@ function requestDirective(headers: unknown): 'bypass' | 'refresh' | null {
     const value = (headers as Record<string, unknown>)[name];
     if (value === undefined || value === null || value === false) continue;
     const lower = name.toLowerCase();
-    if (OWN_ANSWER_HEADERS.has(lower)) return 'bypass';
-    if (lower === 'cache-control') {
+    if (OWN_ANSWER_HEADERS.has(lower)) {
+      if (http && lower === 'if-none-match') ifNoneMatch = String(value);
+      else if (http && lower === 'if-modified-since') ifModifiedSince = String(value);
+      else return 'bypass';
+    } else if (lower === 'cache-control') {
       control = true;
       const text = String(value).toLowerCase();
       if (/(^|,)\s*no-store\s*(,|$)/.test(text)) return 'bypass';
       if (/(^|,)\s*no-cache\s*(,|$|=)/.test(text)) directive = 'refresh';
+      controlText = text;
     } else if (lower === 'pragma' && /no-cache/i.test(String(value))) {
       pragma = true;
     }
   }
-  return directive ?? (pragma && !control ? 'refresh' : null);
+  const refresh = directive ?? (pragma && !control ? 'refresh' : null);
+  if (!http || (ifNoneMatch === undefined && ifModifiedSince === undefined && controlText === undefined))
+    return refresh;
+  const directives = controlText === undefined ? null : requestDirectives(controlText);
+  if (ifNoneMatch === undefined && ifModifiedSince === undefined && directives === null) return refresh;
+  return { refresh: refresh !== null, ifNoneMatch, ifModifiedSince, directives };
+}
+
+/**
+ * Under `httpSemantics`, a request answered only from what is stored: the caller's own conditional request
+ * (a fresh stored answer its validators match is answered `304 Not Modified`, one they do not match in
+ * full; without one, its request goes upstream as it is) and `only-if-cached` (without a usable stored
+ * answer: `504 Gateway Timeout`, RFC 9111 §5.2.1.7).
+ */
+async function fromStoreOnly(
+  state: CacheState,
+  config: InternalAxiosRequestConfig,
+  keys: RequestKeys,
+  directives: RequestDirectives | undefined,
+  conditional: HttpAsk | null,
+): Promise<AxiosResponse> {
+  const now = Date.now();
+  let entry = state.l1?.get(keys.entry, now) ?? (await readEntry(state, keys));
+  if (entry && !fitsCaller(entry, entry.body.byteLength, config)) entry = null;
+  const stale = entry !== null && !freshFor(entry, now, directives) && staleAccepted(entry, now, directives);
+  if (!entry || !(stale || freshFor(entry, now, directives))) {
+    if (!directives?.onlyIfCached) return bypass(state, config);
+    state.counters.misses++;
+    const empty: Entry['bodyKind'] = 'empty';
+    const head = { status: 504, statusText: 'Gateway Timeout', headers: {}, redirects: 0, finalUrl: '', vary: NO_VARY };
+    const data = bytesToBody({ bodyKind: empty, body: new Uint8Array(0), blobType: '' });
+    return settleReplay(config, head, data ?? '', { status: 'miss', key: keys.entry, age: 0 }, undefined);
+  }
+  if (stale) state.counters.staleHits++;
+  else state.counters.hits++;
+  const info: CacheInfo = {
+    status: stale ? 'stale' : 'hit',
+    key: keys.entry,
+    age: Math.max(0, now - entry.createdAt) / 1000,
+  };
+  if (conditional && notModified(conditional.ifNoneMatch, conditional.ifModifiedSince, entry.headers)) {
+    const head = { ...entry, status: 304, statusText: 'Not Modified', headers: notModifiedHeaders(entry.headers) };
+    const data = bytesToBody({
+      bodyKind: entry.bodyKind === 'json' ? 'string' : entry.bodyKind,
+      body: new Uint8Array(0),
+      blobType: entry.blobType,
+    });
+    const request = replayRequest(head, config, state.adapterKind);
+    return settleReplay(config, head, data, info, request, undefined, ageHeader(entry, now));
+  }
+  return replayEntry(state, config, entry, info);
 }
 
 /** Methods that change nothing upstream (RFC 9110 §9.2.1); any other is unsafe. */
@@ -230,7 +327,8 @@ function replayEntry(
   const data = bytesToBody(entry);
   reportDownload(config, data, entry);
   const request = replayRequest(entry, config, state.adapterKind, entry.meta);
-  return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta));
+  const age = entry.policy.http ? ageHeader(entry, Date.now()) : undefined;
+  return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta), age);
 }
 
 /**
@@ -289,18 +387,25 @@ function deliver(
       status = 'stale';
       counters.staleHits++;
       break;
+    case 'revalidated':
+      status = 'revalidated';
+      counters.revalidations++;
+      break;
     default:
       status = 'coalesced';
       counters.coalesced++;
       break;
   }
-  const info: CacheInfo = { status, key: keys.entry, age: Math.max(0, Date.now() - outcome.createdAt) / 1000 };
+  const now = Date.now();
+  const info: CacheInfo = { status, key: keys.entry, age: Math.max(0, now - outcome.createdAt) / 1000 };
   const data = outcome.body();
   reportDownload(config, data, outcome.head);
   if (upstream) return settleReplay(config, outcome.head, data, info, outcome.request);
   // A stored answer read again replays copies of one headers template (built on its first replay).
   const request = replayRequest(outcome.head, config, state.adapterKind, outcome.meta);
-  return settleReplay(config, outcome.head, data, info, request, replayTemplate(outcome.meta));
+  const policy = outcome.policy;
+  const age = policy?.http ? ageHeader({ createdAt: outcome.createdAt, policy }, now) : undefined;
+  return settleReplay(config, outcome.head, data, info, request, replayTemplate(outcome.meta), age);
 }
 
 /**

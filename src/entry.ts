@@ -6,12 +6,14 @@ import { NO_VARY, type VarySpec } from './vary.js';
 /**
  * A stored response. Encoded as (integers big-endian):
  *
- *   "ARC"  version (1 byte)  CRC-32 of everything after it (4)
- *   key length (2)  the entry's own key (UTF-8)  metadata length (4)  metadata (JSON)  body (raw bytes)
+ *   "ARC"  version (1 byte)  CRC-32 of the head after it (4)
+ *   key length (2)  the entry's own key (UTF-8)  metadata length (4)  metadata (JSON, with the body's CRC-32)
+ *   body (raw bytes)
  *
- * Binary-safe. Every entry names the key it answers and proves its bytes: a value of another version, whose
- * checksum or lengths do not add up, or that names another key (a reply meant for another command, a
- * value copied under a foreign key) does not decode.
+ * Everything up to the body is the entry's *head*: a revalidation (`304`) replaces only the head and keeps
+ * the body where it is (see `CacheStore.replaceHead`). Binary-safe. Every entry names the key it answers and
+ * proves its bytes: a value of another version, whose checksums or lengths do not add up, or that names
+ * another key (a reply meant for another command, a value copied under a foreign key) does not decode.
  */
 export interface Entry {
   status: number;
@@ -34,6 +36,11 @@ export interface Entry {
   finalUrl: string;
   /** The response's `Vary`: the request headers it varies on, and the fetching request's fingerprint. */
   vary: VarySpec;
+  /**
+   * HTTP semantics (`httpSemantics`), from the response's headers when it was stored; zero/false in TTL
+   * mode, where the request's and instance's options decide instead.
+   */
+  policy: EntryPolicy;
   /** The body exactly as the base adapter returned it, as bytes (UTF-8 for strings, JSON for values). */
   body: Uint8Array;
   /** A string body, decoded once and then shared (strings are immutable): hits from `l1` skip the decode. */
@@ -43,14 +50,39 @@ export interface Entry {
    * first caller may take a binary body as it is, without a copy. Cleared once taken, and by `l1`.
    */
   owned?: boolean;
+  /** Length of the encoded head (everything before the body) in the value this entry was decoded from. */
+  headBytes?: number;
   /** The decoded metadata this entry shares with other reads of the same stored answer (see {@link EntryMeta}). */
   meta?: EntryMeta;
 }
 
+/** What RFC 9111 said about reusing a stored answer when it was stored (see `http/freshness.ts`). */
+export interface EntryPolicy {
+  /** Stored under `httpSemantics`: replays carry an `Age` header. */
+  readonly http: boolean;
+  /** The response's age when it arrived, in seconds (RFC 9111 §4.2.3). */
+  readonly initialAge: number;
+  /** Never served stale (`must-revalidate`, `no-cache`; shared: `proxy-revalidate`, `s-maxage`). */
+  readonly mustRevalidate: boolean;
+  /** The response's own `stale-while-revalidate`, in ms. */
+  readonly staleWhileRevalidateMs: number;
+  /** The response's own `stale-if-error`, in ms. */
+  readonly staleIfErrorMs: number;
+}
+
+/** The policy of entries stored in TTL mode. */
+export const TTL_POLICY: EntryPolicy = Object.freeze({
+  http: false,
+  initialAge: 0,
+  mustRevalidate: false,
+  staleWhileRevalidateMs: 0,
+  staleIfErrorMs: 0,
+});
+
 /** How the base adapter handed us the body, so that a replay hands back the same type. */
 export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
 
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 const MAGIC = [0x41, 0x52, 0x43] as const; // "ARC"
 /** Magic, version and checksum; then the key length. */
 const CHECKED_FROM = 8;
@@ -72,7 +104,7 @@ export const UNSTORED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** Encode an entry to bytes, naming the key it is stored under. */
-export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>, key: string): Buffer {
+export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned' | 'headBytes'>, key: string): Buffer {
   const meta = JSON.stringify({
     s: entry.status,
     t: entry.statusText,
@@ -87,7 +119,9 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>, key: 
     u: entry.finalUrl,
     y: entry.vary.names,
     z: entry.vary.fingerprint,
+    p: policyFields(entry.policy),
     n: entry.body.byteLength,
+    x: crc32(entry.body),
   });
   const keyLength = Buffer.byteLength(key);
   if (keyLength > MAX_KEY_BYTES) throw new CacheEntryError(`key of ${keyLength} bytes is too long to store`, key);
@@ -103,12 +137,43 @@ export function encodeEntry(entry: Omit<Entry, 'meta' | 'text' | 'owned'>, key: 
   out.writeUInt32BE(metaLength, metaStart - 4);
   out.write(meta, metaStart, 'utf8');
   out.set(entry.body, metaStart + metaLength);
-  out.writeUInt32BE(crc32(out.subarray(CHECKED_FROM)), 4);
+  out.writeUInt32BE(crc32(out.subarray(CHECKED_FROM, metaStart + metaLength)), 4);
   return out;
 }
 
+/** The length of an encoded entry's head (everything before the body), or -1 if it is not an entry. */
+export function headLength(bytes: Uint8Array): number {
+  if (bytes.length < CHECKED_FROM + 6) return -1;
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const metaStart = CHECKED_FROM + 2 + view.readUInt16BE(CHECKED_FROM) + 4;
+  if (metaStart > view.length) return -1;
+  const end = metaStart + view.readUInt32BE(metaStart - 4);
+  return end > view.length ? -1 : end;
+}
+
+/** A policy as stored: omitted for TTL-mode entries (the common case stays small). */
+function policyFields(policy: EntryPolicy): (number | boolean)[] | 0 {
+  if (!policy.http) return 0;
+  return [policy.initialAge, policy.mustRevalidate, policy.staleWhileRevalidateMs, policy.staleIfErrorMs];
+}
+
+function policyFrom(p: unknown): EntryPolicy | null {
+  if (p === 0) return TTL_POLICY;
+  if (!Array.isArray(p) || p.length !== 4) return null;
+  const [initialAge, mustRevalidate, swr, sie] = p as unknown[];
+  if (
+    typeof initialAge !== 'number' ||
+    typeof mustRevalidate !== 'boolean' ||
+    typeof swr !== 'number' ||
+    typeof sie !== 'number'
+  ) {
+    return null;
+  }
+  return { http: true, initialAge, mustRevalidate, staleWhileRevalidateMs: swr, staleIfErrorMs: sie };
+}
+
 /** The metadata of an entry, as decoded. */
-export type EntryHead = Omit<Entry, 'body' | 'text' | 'owned' | 'meta'>;
+export type EntryHead = Omit<Entry, 'body' | 'text' | 'owned' | 'meta' | 'headBytes'>;
 
 /**
  * An entry's decoded metadata kept with a copy of its encoded bytes: when the same key is read again and
@@ -120,6 +185,8 @@ export interface EntryMeta {
   readonly head: Readonly<EntryHead>;
   /** Length of the body the metadata announces. */
   readonly bodyBytes: number;
+  /** CRC-32 of the body the metadata announces. */
+  readonly bodyCrc: number;
   /** `head.headers` as AxiosHeaders, built on first use: each replay copies it. */
   replayHeaders?: AxiosHeaders;
   /** `response.request` of its replays, built on first use (see `replayRequest`). */
@@ -141,12 +208,14 @@ export function decodeEntry(bytes: Uint8Array, key?: EntryKey, known?: EntryMeta
   if (buf[3] !== FORMAT_VERSION) {
     throw new CacheEntryError(`format version ${buf[3]}, expected ${FORMAT_VERSION}`, label, 'format');
   }
-  if (buf.readUInt32BE(4) !== crc32(buf.subarray(CHECKED_FROM))) {
-    throw new CacheEntryError('checksum does not match: the bytes were changed', label, 'checksum');
-  }
   const keyLength = buf.readUInt16BE(CHECKED_FROM);
   const metaStart = CHECKED_FROM + 2 + keyLength + 4;
   if (metaStart > buf.length) throw new CacheEntryError('truncated key', label, 'format');
+  const headEnd = metaStart + buf.readUInt32BE(metaStart - 4);
+  if (headEnd > buf.length) throw new CacheEntryError('truncated metadata', label, 'format');
+  if (buf.readUInt32BE(4) !== crc32(buf.subarray(CHECKED_FROM, headEnd))) {
+    throw new CacheEntryError('checksum does not match: the bytes were changed', label, 'checksum');
+  }
   if (key && buf.compare(keyBytes(key), 0, undefined, CHECKED_FROM + 2, metaStart - 4) !== 0) {
     // A reply meant for another command, or a value copied under a foreign key: never another's answer.
     throw new CacheEntryError('the entry is stored for another key', label, 'key');
@@ -161,6 +230,9 @@ export function decodeEntry(bytes: Uint8Array, key?: EntryKey, known?: EntryMeta
   const { head } = meta;
   if (buf.length - bodyStart !== meta.bodyBytes) {
     throw new CacheEntryError(`body is ${buf.length - bodyStart} bytes, expected ${meta.bodyBytes}`, label, 'format');
+  }
+  if (crc32(buf.subarray(bodyStart)) !== meta.bodyCrc) {
+    throw new CacheEntryError('checksum does not match: the bytes were changed', label, 'checksum');
   }
   if (head.bodyKind === 'json') {
     // Only mock adapters hand over JSON values; check once here so that a replay cannot throw.
@@ -183,7 +255,9 @@ export function decodeEntry(bytes: Uint8Array, key?: EntryKey, known?: EntryMeta
     redirects: head.redirects,
     finalUrl: head.finalUrl,
     vary: head.vary,
+    policy: head.policy,
     body: buf.subarray(bodyStart),
+    headBytes: bodyStart,
   };
   if (meta.bytes.length > 0) entry.meta = meta;
   return entry;
@@ -227,7 +301,8 @@ function decodeMeta(
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new CacheEntryError('metadata is not an object', key, 'format');
   }
-  const { s, t, h, c, f, d, g, k, b, r, u, y, z, n } = meta as Record<string, unknown>;
+  const { s, t, h, c, f, d, g, k, b, r, u, y, z, p, n, x } = meta as Record<string, unknown>;
+  const policy = policyFrom(p);
   if (
     typeof s !== 'number' ||
     typeof t !== 'string' ||
@@ -245,7 +320,9 @@ function decodeMeta(
     !Array.isArray(y) ||
     !y.every((name) => typeof name === 'string') ||
     typeof z !== 'string' ||
-    typeof n !== 'number'
+    policy === null ||
+    typeof n !== 'number' ||
+    typeof x !== 'number'
   ) {
     throw new CacheEntryError('metadata fields are missing or of the wrong type', key, 'format');
   }
@@ -264,8 +341,10 @@ function decodeMeta(
       redirects: r,
       finalUrl: u,
       vary: y.length === 0 ? NO_VARY : { names: y as string[], fingerprint: z },
+      policy,
     },
     bodyBytes: n,
+    bodyCrc: x,
   };
 }
 
@@ -344,13 +423,27 @@ export function plainHeaders(headers: unknown): Record<string, string | string[]
   return out;
 }
 
-/** The headers that may be stored and shared: all but `set-cookie` and hop-by-hop headers. */
+/**
+ * The headers that may be stored and shared: all but `set-cookie`, hop-by-hop headers, and the headers
+ * `Connection` lists (hop-by-hop too, RFC 9110 §7.6.1).
+ */
 export function storableHeaders(headers: Record<string, string | string[]>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  const connection = headers.connection;
+  const listed = connection === undefined ? null : connectionListed(connection);
   for (const name of Object.keys(headers)) {
-    if (!UNSTORED_HEADERS.has(name)) out[name] = headers[name] as string | string[];
+    if (!UNSTORED_HEADERS.has(name) && !listed?.has(name)) out[name] = headers[name] as string | string[];
   }
   return out;
+}
+
+function connectionListed(value: string | string[]): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -1,14 +1,26 @@
 import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } from 'axios';
 import { type Flight, takeOwner } from './coalesce.js';
 import type { Entry } from './entry.js';
-import { expectMiss, notePresence, readEntry, writeEntry } from './entry-store.js';
+import { plainHeaders, storableHeaders } from './entry.js';
+import {
+  expectMiss,
+  followsHttp,
+  notePresence,
+  readEntry,
+  renewEntry,
+  staleWindows,
+  writeEntry,
+  writeRenewed,
+} from './entry-store.js';
 import { coordinateFill, type HeldLease, keepLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
+import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from './http/conditional.js';
+import { freshFor, staleAccepted } from './http/reuse.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';
 import type { CacheState } from './state.js';
-import { callUpstream, responseHead } from './upstream.js';
+import { asCallersOwn, callUpstream, conditionalConfig, responseHead, type UpstreamResult } from './upstream.js';
 import { varyMatches } from './vary.js';
 
 /**
@@ -24,8 +36,11 @@ export async function fill(
   flight: Flight<Outcome> | null,
 ): Promise<Outcome> {
   const { options } = state;
-  const staleIfErrorMs = request.staleIfErrorMs ?? options.staleIfErrorMs;
+  // A stale entry that may answer instead of an upstream failure (stale-if-error), until this time.
   let stale: Entry | null = null;
+  let staleUntil = 0;
+  // A stale entry with a validator: the upstream call is a conditional request, and a `304` renews it.
+  let revalidating: Entry | null = null;
 
   // With coalescing, a read that will probably miss also takes the fill lease when the entry is absent.
   let first: LeaseAnswer | undefined;
@@ -43,22 +58,28 @@ export async function fill(
     if (entry && !varyMatches(entry.vary, config.headers)) entry = null;
     if (entry) {
       const now = Date.now();
-      if (now < entry.freshUntil) {
+      if (freshFor(entry, now, request.directives)) {
         state.l1?.set(keys.entry, entry, now);
         if (options.earlyRefresh > 0 && refreshEarly(entry, now, options.earlyRefresh)) {
-          revalidate(state, keys, request, config, entry.createdAt);
+          revalidate(state, keys, request, config, entry);
         }
         return entryOutcome(entry, 'store');
       }
-      if (now < entry.freshUntil + (request.staleWhileRevalidateMs ?? options.staleWhileRevalidateMs)) {
-        revalidate(state, keys, request, config, entry.createdAt);
+      // Past its freshness (or fresh, but not enough for this request's own `max-age` / `min-fresh`).
+      const expired = now >= entry.freshUntil;
+      const windows = staleWindows(state, request, entry.policy);
+      if (expired && now < entry.freshUntil + windows.whileRevalidateMs) {
+        revalidate(state, keys, request, config, entry);
         return entryOutcome(entry, 'stale');
       }
-      if (now < entry.freshUntil + staleIfErrorMs) {
+      if (expired && staleAccepted(entry, now, request.directives)) return entryOutcome(entry, 'stale');
+      if (expired && now < entry.freshUntil + windows.ifErrorMs) {
         stale = entry;
+        staleUntil = entry.freshUntil + windows.ifErrorMs;
         // A caller whose own timeout passes while we fetch gets this copy instead of the timeout error.
         if (flight) flight.fallback = entryOutcome(entry, 'stale');
       }
+      if (options.keepMs > 0 && hasValidator(entry.headers)) revalidating = entry;
     }
   }
 
@@ -95,10 +116,26 @@ export async function fill(
   }
 
   const stopRenewing = lease ? keepLease(state, keys, lease) : null;
-  const result = await callUpstream(state, upstreamConfig);
+  let result: UpstreamResult;
+  if (revalidating) {
+    result = await callUpstream(state, conditionalConfig(upstreamConfig, revalidationHeaders(revalidating.headers)));
+    if (result.ok && result.response.status === 304) {
+      const renewed = renewed304(state, keys, request, upstreamConfig, revalidating, result, lease);
+      if (renewed) {
+        stopRenewing?.();
+        return renewed;
+      }
+      // A `304` about another representation than the stored one: ask again, unconditionally.
+      result = await callUpstream(state, upstreamConfig);
+    } else {
+      asCallersOwn(result, upstreamConfig);
+    }
+  } else {
+    result = await callUpstream(state, upstreamConfig);
+  }
   stopRenewing?.();
   const failed = !result.ok || result.response.status >= 500;
-  if (failed && stale && Date.now() < stale.freshUntil + staleIfErrorMs) {
+  if (failed && stale && Date.now() < staleUntil) {
     if (lease) void releaseFill(state, keys, lease, false);
     return entryOutcome(stale, 'stale');
   }
@@ -115,14 +152,22 @@ export async function fill(
   // The write goes out now, but the callers do not wait for it: a miss costs the upstream call plus the
   // lookups, not the write's round trip too. A later request on the same store still sees the entry: the
   // store applies calls in the order they are made (see CacheStore), and this one was made first.
-  void writeEntry(state, keys, request, head, response.data, createdAt, result.fetchMs, lease ?? undefined).then(
-    (written) => {
-      if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
-      if (lease && !(written.kind === 'stored' && written.leaseReleased)) {
-        void releaseFill(state, keys, lease, written.kind !== 'stored');
-      }
-    },
-  );
+  void writeEntry(
+    state,
+    keys,
+    request,
+    head,
+    response.data,
+    createdAt,
+    result.fetchMs,
+    lease ?? undefined,
+    unkeyedAuthorization(state, request, upstreamConfig),
+  ).then((written) => {
+    if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
+    if (lease && !(written.kind === 'stored' && written.leaseReleased)) {
+      void releaseFill(state, keys, lease, written.kind !== 'stored');
+    }
+  });
   const data = response.data;
   return {
     kind: 'response',
@@ -134,6 +179,52 @@ export async function fill(
     request: response.request,
     upstream: { config: upstreamConfig, response, rejection: result.rejection },
   };
+}
+
+/**
+ * A `304` answered a revalidation: the stored answer, its headers updated and its freshness renewed, is the
+ * answer of every caller (the body did not travel); written back by replacing its head, which also releases
+ * the fill lease. `null` when the `304` is about another representation than the stored one.
+ */
+function renewed304(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+  stored: Entry,
+  result: UpstreamResult & { ok: true },
+  lease: HeldLease | null,
+): Outcome | null {
+  const headers = storableHeaders(plainHeaders(result.response.headers));
+  if (!notModifiedApplies(stored.headers, headers)) return null;
+  const merged = updatedHeaders(stored.headers, headers);
+  const createdAt = Date.now();
+  const auth = unkeyedAuthorization(state, request, config);
+  const renewed = renewEntry(state, keys, request, stored, merged, createdAt, result.fetchMs, auth);
+  if (!renewed) {
+    if (lease) void releaseFill(state, keys, lease, true);
+    // Not storable any more, but the `304` still says the stored body is current: it answers this request.
+    return entryOutcome({ ...stored, headers: merged, createdAt, freshUntil: createdAt }, 'revalidated');
+  }
+  state.l1?.set(keys.entry, renewed.entry, Date.now());
+  void writeRenewed(state, keys, stored, renewed, lease ?? undefined).then((released) => {
+    if (lease && !released) void releaseFill(state, keys, lease, false);
+  });
+  return entryOutcome(renewed.entry, 'revalidated');
+}
+
+/**
+ * Under `httpSemantics`, whether the request carries `Authorization` that the key does not isolate (it is
+ * not among `varyHeaders`): a shared cache then stores the answer only when the response allows it.
+ */
+export function unkeyedAuthorization(
+  state: CacheState,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+): boolean {
+  if (!followsHttp(state, request) || state.options.varyHeaders.includes('authorization')) return false;
+  const headers = config.headers as unknown as { has?: (name: string) => boolean } | undefined;
+  return typeof headers?.has === 'function' && headers.has('authorization');
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CacheError } from './errors.js';
 import { CacheOptionError } from './errors.js';
+import type { RequestDirectives } from './http/request-directives.js';
 import { MemoryStore } from './stores/memory.js';
 import { type IORedisClient, isIORedisClient, RedisStore } from './stores/redis.js';
 import type { CacheStore } from './stores/types.js';
@@ -191,6 +192,33 @@ export interface CacheOptions {
    */
   shared?: boolean;
   /**
+   * Follow HTTP caching (RFC 9111) instead of `ttl`: freshness from the response's `Cache-Control`
+   * (`s-maxage` in a shared cache, `max-age`), `Expires` with `Date` and `Age`, or heuristically from
+   * `Last-Modified`; `no-cache`, `must-revalidate`, `proxy-revalidate`, `private`, `no-store`; the request's
+   * `max-age`, `min-fresh`, `max-stale`, `only-if-cached`; the response's `stale-while-revalidate` and
+   * `stale-if-error`; an `Age` header on answers from the cache; a `304` to a caller's own conditional
+   * request when the stored answer allows it. `ttl`, `staleWhileRevalidate` and `staleIfError` are then not
+   * used (see `fallbackTtl`). Entries stored in one mode are never read in the other. Per request:
+   * `cache.httpSemantics`. See "HTTP semantics" in the README.
+   * @default false (the `ttl` decides; response headers are honoured only where ignoring them would be
+   *   wrong: `Vary`, `no-store`, `private`, `Set-Cookie`)
+   */
+  httpSemantics?: boolean;
+  /**
+   * With `httpSemantics`: seconds of freshness given to a response that says nothing about its freshness
+   * (no `max-age`, `s-maxage`, `Expires` nor `Last-Modified`), when it may be stored. At most a year.
+   * @default 0 (such a response is stored only to be revalidated, if it has a validator)
+   */
+  fallbackTtl?: number;
+  /**
+   * Seconds a stored answer that has a validator (`ETag` or `Last-Modified`) is kept past its freshness,
+   * so that a request after it expires revalidates it with one conditional request (`If-None-Match` /
+   * `If-Modified-Since`, one for the whole fleet): a `304` renews it without transferring the body. In both
+   * modes. `0` turns revalidation off. At most a year.
+   * @default 600
+   */
+  keep?: number;
+  /**
    * Circuit breakers around the store — one for reads, one for writes (writes refused by Redis never
    * skip reads) — or `false` to call the store every time.
    * @default { failures: 5, cooldown: 250 }
@@ -249,6 +277,11 @@ export interface RequestCacheOptions {
    * @default the instance's `allowSetCookie`
    */
   allowSetCookie?: boolean;
+  /**
+   * Follow HTTP caching (RFC 9111) for this request (see the instance option).
+   * @default the instance's `httpSemantics`
+   */
+  httpSemantics?: boolean;
 }
 
 /** Options after validation, with defaults applied. */
@@ -258,6 +291,11 @@ export interface ResolvedOptions {
   prefix: string;
   methods: ReadonlySet<string>;
   isStorableStatus: (status: number) => boolean;
+  /** `statuses` was given: it also filters what `httpSemantics` would store. */
+  statusesGiven: boolean;
+  httpSemantics: boolean;
+  fallbackTtlMs: number;
+  keepMs: number;
   varyHeaders: readonly string[];
   allowSetCookie: boolean;
   maxEntryBytes: number;
@@ -338,6 +376,9 @@ export const DEFAULTS = {
   lockWait: 6000,
   earlyRefresh: 0,
   shared: true,
+  httpSemantics: false,
+  fallbackTtl: 0,
+  keep: 600,
   breaker: { failures: 5, cooldown: 250 },
 } as const;
 
@@ -362,6 +403,9 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'tagHeader',
   'l1',
   'shared',
+  'httpSemantics',
+  'fallbackTtl',
+  'keep',
   'breaker',
   'onError',
 ]);
@@ -375,6 +419,7 @@ const REQUEST_KEYS: ReadonlySet<string> = new Set([
   'staleWhileRevalidate',
   'staleIfError',
   'allowSetCookie',
+  'httpSemantics',
 ]);
 
 /** Validate `withCache` options eagerly and apply defaults. Throws {@link CacheOptionError}. */
@@ -391,6 +436,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     prefix,
     methods: new Set(stringList('methods', o.methods ?? DEFAULTS.methods).map((m) => m.toLowerCase())),
     isStorableStatus: statusFilter('statuses', o.statuses ?? DEFAULTS.statuses),
+    statusesGiven: o.statuses !== undefined,
+    httpSemantics: o.httpSemantics === undefined ? DEFAULTS.httpSemantics : boolean('httpSemantics', o.httpSemantics),
+    fallbackTtlMs: windowMs('fallbackTtl', o.fallbackTtl) ?? 0,
+    keepMs: windowMs('keep', o.keep) ?? DEFAULTS.keep * 1000,
     varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
     allowSetCookie:
       o.allowSetCookie === undefined ? DEFAULTS.allowSetCookie : boolean('allowSetCookie', o.allowSetCookie),
@@ -438,6 +487,9 @@ export interface ResolvedRequestOptions {
   staleWhileRevalidateMs: number | undefined;
   staleIfErrorMs: number | undefined;
   allowSetCookie: boolean | undefined;
+  httpSemantics: boolean | undefined;
+  /** The request's own `Cache-Control` directives, under `httpSemantics` (set by the adapter). */
+  directives?: RequestDirectives;
 }
 
 const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
@@ -449,6 +501,7 @@ const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
   staleWhileRevalidateMs: undefined,
   staleIfErrorMs: undefined,
   allowSetCookie: undefined,
+  httpSemantics: undefined,
 });
 
 /**
@@ -469,6 +522,7 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
     staleWhileRevalidateMs: windowMs('cache.staleWhileRevalidate', o.staleWhileRevalidate),
     staleIfErrorMs: windowMs('cache.staleIfError', o.staleIfError),
     allowSetCookie: o.allowSetCookie === undefined ? undefined : boolean('cache.allowSetCookie', o.allowSetCookie),
+    httpSemantics: o.httpSemantics === undefined ? undefined : boolean('cache.httpSemantics', o.httpSemantics),
   };
 }
 

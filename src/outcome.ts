@@ -1,5 +1,5 @@
 import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { bytesToBody, type Entry, type EntryMeta } from './entry.js';
+import { bytesToBody, type Entry, type EntryMeta, type EntryPolicy } from './entry.js';
 import type { ResponseHead } from './replay.js';
 
 /** The upstream call a fill made: whose config it ran with, and the adapter's own answer. */
@@ -19,7 +19,7 @@ export interface UpstreamCall {
 export type Outcome =
   | {
       kind: 'response';
-      source: 'store' | 'stale' | 'fleet' | 'upstream';
+      source: 'store' | 'stale' | 'fleet' | 'upstream' | 'revalidated';
       head: ResponseHead;
       /** A copy of the body for each caller that replays it (never the owner's own data). */
       body: () => unknown;
@@ -30,6 +30,8 @@ export type Outcome =
       request: unknown;
       /** The stored answer's shared metadata, when the outcome comes from a decoded entry that has it. */
       meta?: EntryMeta | undefined;
+      /** The stored answer's HTTP policy (entries only): an `Age` header is added under `httpSemantics`. */
+      policy?: EntryPolicy;
       upstream?: UpstreamCall;
     }
   | {
@@ -40,7 +42,7 @@ export type Outcome =
     };
 
 /** An outcome served from a stored entry. */
-export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet'): Outcome {
+export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet' | 'revalidated'): Outcome {
   return {
     kind: 'response',
     source,
@@ -50,6 +52,7 @@ export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet'):
     createdAt: entry.createdAt,
     request: undefined,
     meta: entry.meta,
+    policy: entry.policy,
   };
 }
 

@@ -9,9 +9,10 @@ export interface CacheInfo {
    * - `stale`: served from the store past its freshness (stale-while-revalidate / stale-if-error);
    * - `miss`: fetched from upstream by this request (and stored if storable);
    * - `coalesced`: this request shared another identical request's upstream call;
+   * - `revalidated`: served from the store after a conditional request renewed it (`304`: no body sent);
    * - `bypass`: the cache was not consulted (`cache: false`, a method or response type not cached).
    */
-  status: 'hit' | 'stale' | 'miss' | 'coalesced' | 'bypass';
+  status: 'hit' | 'stale' | 'miss' | 'coalesced' | 'revalidated' | 'bypass';
   /** The entry's store key (hashes plus method, origin and path; never credentials or the query), or `null` on a bypass. */
   key: string | null;
   /** Seconds since the upstream produced this answer (0 for a fresh upstream answer). */
@@ -45,7 +46,7 @@ export function replayTemplate(meta: EntryMeta | undefined): AxiosHeaders | unde
  * Build the caller's own response and settle it the way axios' adapters do: resolve when the caller's
  * `validateStatus` accepts the status, otherwise reject with a real `AxiosError` carrying the response.
  * `headersTemplate`: `head.headers` already as AxiosHeaders ({@link replayTemplate}; never handed out itself:
- * each caller gets a copy).
+ * each caller gets a copy). `age`: the `Age` header to set (answers from the cache under `httpSemantics`).
  */
 export function settleReplay(
   config: InternalAxiosRequestConfig,
@@ -54,6 +55,7 @@ export function settleReplay(
   info: CacheInfo,
   request: unknown,
   headersTemplate?: AxiosHeaders,
+  age?: string,
 ): AxiosResponse {
   const response = {
     data,
@@ -67,6 +69,8 @@ export function settleReplay(
     request,
     cache: info,
   } as AxiosResponse & { cache: CacheInfo };
+  // Under `httpSemantics`, an answer from the cache says how old it is (RFC 9111 §5.1).
+  if (age !== undefined) (response.headers as AxiosHeaders).set('age', age);
   const validateStatus = config.validateStatus;
   if (!response.status || !validateStatus || validateStatus(response.status)) return response;
   throw new AxiosError(

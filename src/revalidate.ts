@@ -1,26 +1,30 @@
 import type { InternalAxiosRequestConfig } from 'axios';
-import { readEntry, writeEntry } from './entry-store.js';
+import { type Entry, plainHeaders, storableHeaders } from './entry.js';
+import { readEntry, renewEntry, writeEntry, writeRenewed } from './entry-store.js';
+import { unkeyedAuthorization } from './fill.js';
 import { keepLease, leasesUsable, leaseToken } from './fleet.js';
+import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from './http/conditional.js';
 import type { RequestKeys } from './key.js';
 import type { ResolvedRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
-import { callUpstream, detachedConfig, responseHead } from './upstream.js';
+import { callUpstream, conditionalConfig, detachedConfig, responseHead } from './upstream.js';
 
 /**
  * Refresh an entry in the background (stale-while-revalidate, early refresh): at most one refresh per key
- * in this process, and — through the fill lease — one for the whole fleet. A failed refresh leaves the
- * stored copy as it was. Never rejects.
+ * in this process, and — through the fill lease — one for the whole fleet. When the entry has a validator
+ * the refresh is a conditional request, and a `304` renews it without its body. A failed refresh leaves
+ * the stored copy as it was. Never rejects.
  */
 export function revalidate(
   state: CacheState,
   keys: RequestKeys,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
-  seenCreatedAt: number,
+  seen: Entry,
 ): void {
   if (state.refreshing.has(keys.entry)) return;
   state.refreshing.add(keys.entry);
-  refresh(state, keys, request, config, seenCreatedAt)
+  refresh(state, keys, request, config, seen)
     .catch(() => {})
     .finally(() => state.refreshing.delete(keys.entry));
 }
@@ -30,7 +34,7 @@ async function refresh(
   keys: RequestKeys,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
-  seenCreatedAt: number,
+  seen: Entry,
 ): Promise<void> {
   const { guard, options } = state;
   const token = leaseToken();
@@ -45,7 +49,7 @@ async function refresh(
     // Another process is refreshing it. (A lease call that failed or timed out may still have taken the
     // lease: refresh anyway and release it, rather than leave a lease nobody will release.)
     if (lease === 'held' || lease === 'uncacheable') return;
-    if (current && current.createdAt > seenCreatedAt) {
+    if (current && current.createdAt > seen.createdAt) {
       await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
       return;
     }
@@ -54,10 +58,28 @@ async function refresh(
   try {
     // Nobody waits for this call: bound it by the triggering request's timeout, or by the lease.
     const timeout = config.timeout && config.timeout > 0 ? config.timeout : options.lockWaitMs;
+    const detached = detachedConfig(config, { timeout });
+    const conditional = hasValidator(seen.headers);
     const stopRenewing = leased ? keepLease(state, keys, { token }) : null;
-    const result = await callUpstream(state, detachedConfig(config, { timeout }));
+    const result = await callUpstream(
+      state,
+      conditional ? conditionalConfig(detached, revalidationHeaders(seen.headers)) : detached,
+    );
     stopRenewing?.();
     if (!result.ok || result.response.status >= 500) return;
+    const auth = unkeyedAuthorization(state, request, config);
+    if (result.response.status === 304 && conditional) {
+      const headers = storableHeaders(plainHeaders(result.response.headers));
+      if (!notModifiedApplies(seen.headers, headers)) return;
+      const now = Date.now();
+      const merged = updatedHeaders(seen.headers, headers);
+      const renewed = renewEntry(state, keys, request, seen, merged, now, result.fetchMs, auth);
+      if (!renewed) return;
+      state.counters.revalidations++;
+      state.l1?.set(keys.entry, renewed.entry, now);
+      if (await writeRenewed(state, keys, seen, renewed, leased ? { token } : undefined)) leased = false;
+      return;
+    }
     const written = await writeEntry(
       state,
       keys,
@@ -67,6 +89,7 @@ async function refresh(
       Date.now(),
       result.fetchMs,
       leased ? { token } : undefined,
+      auth,
     );
     if (written.kind === 'stored') {
       if (written.entry) state.l1?.set(keys.entry, written.entry, Date.now());

@@ -15,6 +15,8 @@ export interface CacheState {
   readonly base: AxiosAdapter;
   /** The kind of `base`: `http`, `fetch`, `xhr`, or `custom` (part of the keys: adapters return different body types). */
   readonly adapterKind: string;
+  /** The adapter kind as keys of `httpSemantics` requests use it: entries of one mode are never read in the other. */
+  readonly httpKeyKind: string;
   readonly guard: StoreGuard;
   /** In-process fills by key (single flight). */
   readonly flights: FlightMap<Outcome>;

@@ -12,6 +12,8 @@ export interface CacheStats {
   coalesced: number;
   /** Background refreshes started (stale-while-revalidate, early refresh). */
   refreshes: number;
+  /** Stored answers renewed by a conditional request answered `304` (no body transferred). */
+  revalidations: number;
   /** Requests that did not use the cache. */
   bypasses: number;
   /** Store calls that failed (including "not ready"). */
@@ -47,6 +49,7 @@ export function newCounters(): Counters {
     misses: 0,
     coalesced: 0,
     refreshes: 0,
+    revalidations: 0,
     bypasses: 0,
     storeErrors: 0,
     storeTimeouts: 0,

@@ -1,4 +1,4 @@
-import { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { plainHeaders, storableHeaders } from './entry.js';
 import type { ResponseHead } from './replay.js';
 import type { CacheState } from './state.js';
@@ -36,6 +36,33 @@ export function detachedConfig(
 ): InternalAxiosRequestConfig {
   // A spread (not a rest pattern, which V8 runs far slower) with the caller's own cancellation removed.
   return { ...config, signal: undefined, cancelToken: undefined, ...overrides } as InternalAxiosRequestConfig;
+}
+
+/**
+ * The config of a conditional request made for a caller (revalidation): its own config with the
+ * validators of the stored answer added to a copy of its headers.
+ */
+export function conditionalConfig(
+  config: InternalAxiosRequestConfig,
+  validators: Readonly<Record<string, string>>,
+): InternalAxiosRequestConfig {
+  const headers = new AxiosHeaders(config.headers as unknown as AxiosHeaders);
+  for (const name of Object.keys(validators)) headers.set(name, validators[name] as string);
+  return { ...config, headers } as InternalAxiosRequestConfig;
+}
+
+/**
+ * What a conditional request made for a caller returned, given back as the answer to the caller's own
+ * request: `config` (on the response and on the adapter's rejection) is the caller's own.
+ */
+export function asCallersOwn(result: UpstreamResult, config: InternalAxiosRequestConfig): UpstreamResult {
+  if (result.ok) {
+    result.response.config = config;
+    if (result.rejection) result.rejection.config = config;
+  } else if (result.error instanceof AxiosError) {
+    result.error.config = config;
+  }
+  return result;
 }
 
 /** What an adapter's `response.request` tells about redirects: http's `res.redirects`, `res.responseUrl`. */

@@ -42,6 +42,7 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     options: resolved,
     base,
     adapterKind,
+    httpKeyKind: `${adapterKind}+http`,
     guard: new StoreGuard(resolved.store, resolved, counters),
     flights: new FlightMap(adapterKind),
     present: new Set(),

@@ -35,7 +35,7 @@ export async function herd(ctx: ScenarioContext): Promise<HerdRow[]> {
           upstreamCalls: [],
           wallMs: [],
           errors: 0,
-          outcomes: { hit: 0, stale: 0, miss: 0, coalesced: 0, bypass: 0, none: 0 },
+          outcomes: { hit: 0, stale: 0, miss: 0, coalesced: 0, revalidated: 0, bypass: 0, none: 0 },
         };
         for (let rep = 0; rep < settings.herdRepetitions; rep++) {
           const key = `herd-p${processes}-r${rep}`;

@@ -100,6 +100,16 @@ export class MemoryStore implements CacheStore {
     this.evictOverflow();
   }
 
+  async replaceHead(key: string, oldHead: Uint8Array, newHead: Uint8Array, ttlMs: number): Promise<boolean> {
+    const value = this.read(key);
+    if (!value || value.byteLength < oldHead.byteLength) return false;
+    if (Buffer.compare(Buffer.from(value.buffer, value.byteOffset, oldHead.byteLength), oldHead) !== 0) return false;
+    const replaced = Buffer.concat([newHead, value.subarray(oldHead.byteLength)]);
+    const slot = this.slots.get(key);
+    await this.set(key, replaced, ttlMs, slot?.indexes ?? []);
+    return true;
+  }
+
   async delete(keys: readonly string[]): Promise<number> {
     let removed = 0;
     const now = this.now();

@@ -9,6 +9,7 @@ import {
   LEASE_RELEASE,
   LEASE_RENEW,
   READ_OR_LEASE,
+  REPLACE_HEAD,
   WRITE_FILL,
 } from './scripts.js';
 import {
@@ -356,6 +357,32 @@ export class RedisStore implements CacheStore {
       await this.redis.publish(announce.channel, announce.message).catch((error: unknown) => {
         this.capabilities.learn(error);
       });
+  }
+
+  async replaceHead(
+    key: string,
+    oldHead: Uint8Array,
+    newHead: Uint8Array,
+    ttlMs: number,
+    lease?: { key: string; token: string },
+  ): Promise<boolean> {
+    this.beforeWrite();
+    this.reads?.wrote(newHead.byteLength);
+    // The lease shares the entry's hash tag; without one, pass the entry key and no token.
+    const sameSlot = lease !== undefined && hashTag(lease.key) === hashTag(key) && hashTag(key) !== null;
+    const replaced = integerReply(
+      'REPLACE_HEAD',
+      0,
+      1,
+    )(
+      await REPLACE_HEAD.run(
+        this.redis,
+        [key, sameSlot ? lease.key : key],
+        [toBuffer(oldHead), toBuffer(newHead), Math.max(1, Math.ceil(ttlMs)), sameSlot ? lease.token : ''],
+      ).catch(this.learn),
+    );
+    if (lease && !sameSlot) await this.releaseLease(lease.key, lease.token);
+    return replaced === 1;
   }
 
   async renewLease(key: string, token: string, ttlMs: number): Promise<void> {

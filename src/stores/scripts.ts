@@ -161,3 +161,19 @@ local listeners = 0
 if ARGV[4] ~= '' then listeners = redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1 + listeners
 `);
+
+/**
+ * After a revalidation: replace the head of a stored entry (its first #ARGV[1] bytes) by ARGV[2] and set
+ * its TTL to ARGV[3] ms, only if it still starts with ARGV[1]; release the lease if ARGV[4] (token, '' for
+ * none) still owns it. KEYS[1] entry, KEYS[2] lease. The body stays on the server. Returns 1 when replaced.
+ */
+export const REPLACE_HEAD = new LuaScript(`
+local done = 0
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2] .. string.sub(v, #ARGV[1] + 1), 'PX', ARGV[3])
+  done = 1
+end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return done
+`);

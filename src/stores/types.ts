@@ -140,6 +140,20 @@ export interface CacheStore {
    */
   writeFill?(write: FillWrite): Promise<void>;
 
+  /**
+   * Optional: after a revalidation (`304`), replace the head of a stored entry (everything before its
+   * body) by `newHead` and set its TTL to `ttlMs`, only if the value still starts with `oldHead` (nobody
+   * stored another answer meanwhile); then release `lease` (compare-and-delete) if given. Resolves `true`
+   * when replaced. The body never travels: a revalidation costs one small write. Without it, the cache
+   * writes the whole entry with `set`.
+   */
+  replaceHead?(
+    key: string,
+    oldHead: Uint8Array,
+    newHead: Uint8Array,
+    ttlMs: number,
+    lease?: { key: string; token: string },
+  ): Promise<boolean>;
   /** Broadcast `message` on `channel` to every process (Redis `PUBLISH`). Optional: used by `l1`. */
   publish?(channel: string, message: string): Promise<void>;
 

@@ -1,7 +1,9 @@
 /**
  * One conformance run in a process of its own (the suite's runner keeps its results in module state):
  *
- *   node --import tsx test/conformance/run-one.ts <shared|private> <memory|redis> [redis port]
+ *   node --import tsx test/conformance/run-one.ts <shared|private> <memory|redis> <redis port> [ttl|http]
+ *
+ * `ttl`: default options; `http`: `{ httpSemantics: true }` and nothing else.
  *
  * Prints one JSON line: { requiredPassed, requiredTotal, results }.
  */
@@ -9,9 +11,15 @@ import { Redis } from 'ioredis';
 import { type CacheOptions, MemoryStore } from '../../src/index.js';
 import { type Profile, runConformance } from './harness.js';
 
-const [profile, store, port] = process.argv.slice(2) as [Profile, 'memory' | 'redis', string | undefined];
+const [profile, store, port, mode = 'ttl'] = process.argv.slice(2) as [
+  Profile,
+  'memory' | 'redis',
+  string | undefined,
+  'ttl' | 'http' | undefined,
+];
 let redis: Redis | undefined;
-const options: CacheOptions = { prefix: `conformance-${profile}:` };
+const options: CacheOptions = { prefix: `conformance-${profile}-${mode}:` };
+if (mode === 'http') options.httpSemantics = true;
 if (store === 'redis') {
   redis = new Redis(Number(port), '127.0.0.1');
   await new Promise((resolve) => redis?.once('ready', resolve));

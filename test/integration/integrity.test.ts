@@ -1,7 +1,7 @@
 import axios, { type AxiosResponse } from 'axios';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEntry } from '../../src/entry.js';
+import { encodeEntry, TTL_POLICY } from '../../src/entry.js';
 import {
   type CacheError,
   CacheOptionError,
@@ -283,6 +283,7 @@ describe('values planted in Redis', () => {
         blobType: '',
         redirects: 0,
         finalUrl: '',
+        policy: TTL_POLICY,
         vary: NO_VARY,
         body: Buffer.from('{"who":"anonymous","path":"/item/y"}'),
       },

@@ -11,6 +11,7 @@ import {
   FORMAT_VERSION,
   plainHeaders,
   storableHeaders,
+  TTL_POLICY,
 } from '../../src/entry.js';
 import { CacheEntryError } from '../../src/index.js';
 
@@ -19,9 +20,17 @@ const KEY = { entry: 'test:{rid}:_:GET http://api.test/x', label: 'GET http://ap
 const encode = (entry: Parameters<typeof encodeEntry>[0], key = KEY.entry) => encodeEntry(entry, key);
 const decode = (bytes: Uint8Array, known?: Entry['meta'], remember = false) => decodeEntry(bytes, KEY, known, remember);
 
-/** Recompute the checksum of hand-changed bytes, as a bug that wrote them consistently would. */
+/**
+ * Recompute the head checksum of hand-changed bytes (it covers the key and the metadata, which holds the
+ * body's own checksum), as a bug that wrote them consistently would.
+ */
 function reseal(bytes: Buffer): Buffer {
-  bytes.writeUInt32BE(crc32(bytes.subarray(8)), 4);
+  let end = bytes.length;
+  if (bytes.length >= 10) {
+    const metaStart = 8 + 2 + bytes.readUInt16BE(8) + 4;
+    if (metaStart <= bytes.length) end = Math.min(end, metaStart + bytes.readUInt32BE(metaStart - 4));
+  }
+  bytes.writeUInt32BE(crc32(bytes.subarray(8, end)), 4);
   return bytes;
 }
 
@@ -39,6 +48,7 @@ const HEAD = {
   redirects: 2,
   finalUrl: 'https://api.test/final',
   vary: { names: ['accept-language'], fingerprint: 'f' },
+  policy: TTL_POLICY,
 };
 
 /** A complete entry around a body. */
@@ -296,7 +306,8 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
     for (let i = 8; i < good.length; i++) {
       const changed = Buffer.from(good);
       changed[i] = (changed[i] as number) ^ 0x20;
-      expectBadEntry(changed, /checksum does not match/);
+      // A changed length field can make the structure impossible before the checksums are compared.
+      expectBadEntry(changed, /checksum does not match|truncated/);
     }
     const swapped = Buffer.from(good);
     swapped.write('98', good.length - 2, 'latin1'); // same length, other digits
@@ -363,14 +374,21 @@ describe('decodeEntry with the metadata of the last read (known)', () => {
   const encoded = (body: string, createdAt = HEAD.createdAt) =>
     encode({ ...entryOf('string', Buffer.from(body)), createdAt });
 
-  it('reuses the metadata when its bytes are the same, with the new body', () => {
+  it('reuses the metadata when its bytes are the same (the same stored answer read again)', () => {
     const first = decode(encoded('{"v":1}'), undefined, true);
     expect(first.meta).toBeDefined();
-    const again = decode(encoded('{"v":2}'), first.meta, true);
+    const again = decode(encoded('{"v":1}'), first.meta, true);
     expect(again.meta).toBe(first.meta);
     expect(again.headers).toBe(first.headers);
     expect({ ...again, body: undefined, meta: undefined }).toEqual({ ...first, body: undefined, meta: undefined });
-    expect(bytesToBody(again)).toBe('{"v":2}');
+    expect(bytesToBody(again)).toBe('{"v":1}');
+  });
+
+  it('decodes afresh for another body: the metadata holds the body checksum', () => {
+    const first = decode(encoded('{"v":1}'), undefined, true);
+    const other = decode(encoded('{"v":2}'), first.meta, true);
+    expect(other.meta).not.toBe(first.meta);
+    expect(bytesToBody(other)).toBe('{"v":2}');
   });
 
   it('decodes afresh when the metadata differs (another stored answer), and keeps a copy of its bytes', () => {
