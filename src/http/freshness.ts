@@ -142,11 +142,14 @@ function correctedInitialAge(
   return Math.max(apparentAge, ageValue + fetchMs / 1000);
 }
 
-/** The first value of `Age` (RFC 9111 §5.1); `null` when absent; the cap when it does not parse. */
+/**
+ * The first value of `Age` (RFC 9111 §5.1: of a list or several lines, the first), capped at 2^31;
+ * `null` when absent or not a non-negative integer (an invalid `Age` is ignored).
+ */
 export function parseAge(value: string | readonly string[] | undefined): number | null {
   if (value === undefined) return null;
   const first = (typeof value === 'string' ? value : (value[0] ?? '')).split(',')[0]?.trim() ?? '';
-  if (!/^\d+$/.test(first)) return first === '' ? null : DELTA_SECONDS_CAP;
+  if (!/^\d+$/.test(first)) return null;
   return Math.min(Number(first), DELTA_SECONDS_CAP);
 }
 

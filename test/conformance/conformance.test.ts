@@ -11,8 +11,9 @@ const RUN_ONE = fileURLToPath(new URL('run-one.ts', import.meta.url));
 
 /**
  * The HTTP caching conformance suite, in both profiles, on the memory store and on Redis, with default
- * options. Every required test that passed when `expected/<profile>-<store>.json` was written must still
- * pass. `npm run cache-tests` rewrites those files (and prints the scores).
+ * options (`ttl` mode) and with `{ httpSemantics: true }` and nothing else. Every required test that passed
+ * when `expected/<profile>-<store>[-http].json` was written must still pass. `npm run cache-tests`
+ * rewrites those files (and prints the scores).
  */
 const UPDATE = process.env.UPDATE_CONFORMANCE === '1';
 let server: RedisServer;
@@ -25,10 +26,9 @@ afterAll(async () => {
 });
 
 /** One configuration, in a process of its own (the suite's runner keeps its results in module state). */
-async function conformance(profile: Profile, store: 'memory' | 'redis'): Promise<ConformanceRun> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', RUN_ONE, profile, store, String(server.port)], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+async function conformance(profile: Profile, store: 'memory' | 'redis', mode: Mode): Promise<ConformanceRun> {
+  const args = ['--import', 'tsx', RUN_ONE, profile, store, String(server.port), mode];
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ConformanceRun;
 }
 
@@ -38,33 +38,42 @@ interface Expected {
   passed: string[];
 }
 
-describe('HTTP caching conformance (http-tests/cache-tests)', () => {
-  for (const profile of ['shared', 'private'] as Profile[]) {
-    for (const store of ['memory', 'redis'] as const) {
-      it(`${profile} profile, ${store} store: no required test that passed fails`, async () => {
-        const result = await conformance(profile, store);
-        const passed = Object.entries(result.results)
-          .filter(([, result]) => result === 'pass')
-          .map(([id]) => id)
-          .sort();
-        console.log(
-          `[cache-tests] ${profile} profile, ${store} store: ${result.requiredPassed} / ${result.requiredTotal} required passed`,
-        );
-        const file = new URL(`expected/${profile}-${store}.json`, import.meta.url);
-        if (UPDATE || !existsSync(file)) {
-          const expected: Expected = {
-            requiredPassed: result.requiredPassed,
-            requiredTotal: result.requiredTotal,
-            passed,
-          };
-          writeFileSync(file, `${JSON.stringify(expected, null, 2)}\n`);
-          return;
-        }
-        const expected = JSON.parse(readFileSync(file, 'utf8')) as Expected;
-        const regressions = expected.passed.filter((id) => result.results[id] !== 'pass');
-        expect(regressions, 'tests that passed and now fail').toEqual([]);
-        expect(result.requiredTotal).toBe(expected.requiredTotal);
-      }, 120_000);
+type Mode = 'ttl' | 'http';
+
+/** The scores `httpSemantics` must reach (issue 14): above Apache's 141 (shared); 125 of 137 (private). */
+const HTTP_TARGETS: Record<Profile, number> = { shared: 142, private: 125 };
+
+// The runs are child processes that mostly wait on the suite's pauses: they run side by side.
+describe.concurrent('HTTP caching conformance (http-tests/cache-tests)', () => {
+  for (const mode of ['ttl', 'http'] as Mode[])
+    for (const profile of ['shared', 'private'] as Profile[]) {
+      for (const store of ['memory', 'redis'] as const) {
+        it(`${mode} mode, ${profile} profile, ${store} store: no required test that passed fails`, async () => {
+          const result = await conformance(profile, store, mode);
+          const passed = Object.entries(result.results)
+            .filter(([, result]) => result === 'pass')
+            .map(([id]) => id)
+            .sort();
+          console.log(
+            `[cache-tests] ${mode} mode, ${profile} profile, ${store} store: ${result.requiredPassed} / ${result.requiredTotal} required passed`,
+          );
+          if (mode === 'http') expect(result.requiredPassed).toBeGreaterThanOrEqual(HTTP_TARGETS[profile]);
+          const suffix = mode === 'http' ? '-http' : '';
+          const file = new URL(`expected/${profile}-${store}${suffix}.json`, import.meta.url);
+          if (UPDATE || !existsSync(file)) {
+            const expected: Expected = {
+              requiredPassed: result.requiredPassed,
+              requiredTotal: result.requiredTotal,
+              passed,
+            };
+            writeFileSync(file, `${JSON.stringify(expected, null, 2)}\n`);
+            return;
+          }
+          const expected = JSON.parse(readFileSync(file, 'utf8')) as Expected;
+          const regressions = expected.passed.filter((id) => result.results[id] !== 'pass');
+          expect(regressions, 'tests that passed and now fail').toEqual([]);
+          expect(result.requiredTotal).toBe(expected.requiredTotal);
+        }, 120_000);
+      }
     }
-  }
 });
