@@ -26,9 +26,15 @@ afterAll(async () => {
 });
 
 /** One configuration, in a process of its own (the suite's runner keeps its results in module state). */
-async function conformance(profile: Profile, store: 'memory' | 'redis', mode: Mode): Promise<ConformanceRun> {
+async function conformance(
+  profile: Profile,
+  store: 'memory' | 'redis',
+  mode: Mode,
+  only?: readonly string[],
+): Promise<ConformanceRun> {
   const args = ['--import', 'tsx', RUN_ONE, profile, store, String(server.port), mode];
-  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const env = only ? { ...process.env, CONFORMANCE_ONLY: only.join(',') } : process.env;
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, env });
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ConformanceRun;
 }
 
@@ -57,7 +63,6 @@ describe.concurrent('HTTP caching conformance (http-tests/cache-tests)', () => {
           console.log(
             `[cache-tests] ${mode} mode, ${profile} profile, ${store} store: ${result.requiredPassed} / ${result.requiredTotal} required passed`,
           );
-          if (mode === 'http') expect(result.requiredPassed).toBeGreaterThanOrEqual(HTTP_TARGETS[profile]);
           const suffix = mode === 'http' ? '-http' : '';
           const file = new URL(`expected/${profile}-${store}${suffix}.json`, import.meta.url);
           if (UPDATE || !existsSync(file)) {
@@ -70,8 +75,20 @@ describe.concurrent('HTTP caching conformance (http-tests/cache-tests)', () => {
             return;
           }
           const expected = JSON.parse(readFileSync(file, 'utf8')) as Expected;
-          const regressions = expected.passed.filter((id) => result.results[id] !== 'pass');
+          let regressions = expected.passed.filter((id) => result.results[id] !== 'pass');
+          let passedCount = result.requiredPassed;
+          if (regressions.length > 0) {
+            // The suite's tests wait seconds between requests and check freshness to the second: on a busy
+            // host one can miss its window. A test that passes alone on a second try was not broken.
+            const again = await conformance(profile, store, mode, regressions);
+            const recovered = regressions.filter((id) => again.results[id] === 'pass');
+            console.log(`[cache-tests] passed on a second run alone: ${recovered.join(', ')}`);
+            regressions = regressions.filter((id) => !recovered.includes(id));
+            // Required tests that fail are scored `fail` or `setup_fail` (optional ones `no`, checks `yes`/`no`).
+            passedCount += recovered.filter((id) => /^(setup_)?fail$/.test(result.results[id] ?? '')).length;
+          }
           expect(regressions, 'tests that passed and now fail').toEqual([]);
+          if (mode === 'http') expect(passedCount).toBeGreaterThanOrEqual(HTTP_TARGETS[profile]);
           expect(result.requiredTotal).toBe(expected.requiredTotal);
         }, 120_000);
       }
