@@ -90,7 +90,7 @@ export async function fill(
       if (first && first.lease !== 'held' && first.lease !== 'uncacheable') void releaseFill(state, keys, first, false);
       return abandoned(config);
     }
-    const plan = await coordinateFill(state, keys, flight, config, first);
+    const plan = await coordinateFill(state, keys, flight, config, first, request.directives);
     if (plan.kind === 'entry') {
       state.l1?.set(keys.entry, plan.entry, Date.now());
       return entryOutcome(plan.entry, 'fleet');

@@ -3,6 +3,8 @@ import type { InternalAxiosRequestConfig } from 'axios';
 import type { Flight } from './coalesce.js';
 import type { Entry } from './entry.js';
 import { decodeOrReport, readEntry } from './entry-store.js';
+import type { RequestDirectives } from './http/request-directives.js';
+import { freshFor } from './http/reuse.js';
 import type { RequestKeys } from './key.js';
 import type { Outcome } from './outcome.js';
 import type { CacheState } from './state.js';
@@ -48,10 +50,12 @@ export async function coordinateFill(
   flight: Flight<Outcome> | null,
   config: InternalAxiosRequestConfig,
   first?: LeaseAnswer,
+  directives?: RequestDirectives,
 ): Promise<FillPlan> {
-  // An entry another process stored is this request's answer only if it is fresh and of this variant.
+  // An entry another process stored is this request's answer only if it is fresh (for this request's own
+  // `max-age` / `min-fresh` too) and of this variant.
   const usable = (entry: Entry | null): entry is Entry =>
-    entry !== null && entry.freshUntil > Date.now() && varyMatches(entry.vary, config.headers);
+    entry !== null && freshFor(entry, Date.now(), directives) && varyMatches(entry.vary, config.headers);
   const store = state.guard.store;
   if (!leasesUsable(state)) {
     // Leases stopped working since the first read; a lease that read took (or may have taken, if it failed

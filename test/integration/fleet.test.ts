@@ -133,6 +133,53 @@ describe('4 processes × 50 concurrent requests', () => {
   });
 });
 
+describe('4 processes × 50 concurrent requests on an expired key with an ETag', () => {
+  let fleet: Replica[];
+  beforeAll(async () => {
+    fleet = await startFleet(4, server.port, upstream.url);
+  }, 60_000);
+  afterAll(() => stopFleet(fleet));
+
+  for (const [mode, options] of [
+    ['ttl', { ttl: 0.5 }],
+    ['httpSemantics', { httpSemantics: true }],
+  ] as const) {
+    it(`${mode} mode: send one conditional request upstream for the whole fleet, and get a 304`, async () => {
+      const path = `/etag-${mode}`;
+      const conditional: string[] = [];
+      upstream.handle((req, res, n) => {
+        res.setHeader('etag', '"k1"');
+        res.setHeader('cache-control', 'max-age=1');
+        if (req.headers['if-none-match'] !== undefined) {
+          conditional.push(String(req.headers['if-none-match']));
+          // A slow origin: every replica's requests arrive while the revalidation runs.
+          setTimeout(() => {
+            res.statusCode = 304;
+            res.end();
+          }, 100);
+          return;
+        }
+        echoJson(req, res, n);
+      });
+      const [first] = await fleet[0]!.run(path, 1, options);
+      expect(first?.cache).toBe('miss');
+      await new Promise((r) => setTimeout(r, 1100)); // expired in both modes
+
+      const results = await Promise.all(fleet.map((r) => r.run(path, 50, options)));
+      const counts = tally(results);
+      console.log(
+        `[fleet revalidation, ${mode}] 4 × 50 requests: ${JSON.stringify(counts)}, ${conditional.length} conditional request(s)`,
+      );
+      expect(results.flat().every((r) => r.ok && r.status === 200)).toBe(true);
+      expect(results.flat().every((r) => r.data.call === first?.data.call)).toBe(true);
+      expect(conditional).toEqual(['"k1"']);
+      expect(upstream.calls(path)).toBe(2); // the first fill and one conditional request
+      expect(counts.revalidated).toBeGreaterThanOrEqual(1);
+      expect(counts.miss).toBeUndefined();
+    });
+  }
+});
+
 describe('the lease holder dies mid-fetch', () => {
   let fleet: Replica[];
   beforeAll(async () => {
