@@ -89,7 +89,9 @@ describe('httpSemantics: freshness from the response', () => {
   });
 
   it('stores nothing without freshness information unless fallbackTtl says so', async () => {
-    servers.upstream.handle((_req, res, n) => res.end(JSON.stringify({ call: n })));
+    servers.upstream.handle((_req, res, n) => {
+      res.end(JSON.stringify({ call: n }));
+    });
     const strict = await instance({ httpSemantics: true });
     await strict.api.get('/silent');
     expect((await strict.api.get('/silent')).cache?.status).toBe('miss');
