@@ -14,12 +14,13 @@ import type { MeasuredRow, Results } from './results.js';
 const COLORS: Readonly<Record<ContenderId, string>> = {
   ours: '#d6336c',
   'ours-l1': '#f783ac',
+  'ours-http': '#9775fa',
   'aci-redis': '#4263eb',
   'raw-get': '#868e96',
   'noop-axios': '#adb5bd',
   'no-cache': '#ced4da',
 };
-const ORDER: readonly ContenderId[] = ['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'];
+const ORDER: readonly ContenderId[] = ['ours', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'];
 
 const WIDTH = 820;
 const LABEL_W = 240;

@@ -8,11 +8,12 @@ import { closeCache, getCacheStats, withCache } from './library.js';
 import type { BenchRedis } from './redis.js';
 
 /** Everyone measured. Each one that talks to Redis has its own connection; each HTTP client its own agent. */
-export type ContenderId = 'ours' | 'ours-l1' | 'aci-redis' | 'raw-get' | 'noop-axios' | 'no-cache';
+export type ContenderId = 'ours' | 'ours-l1' | 'ours-http' | 'aci-redis' | 'raw-get' | 'noop-axios' | 'no-cache';
 
 export const LABELS: Readonly<Record<ContenderId, string>> = {
   ours: 'axios-redis-cache (Redis)',
   'ours-l1': 'axios-redis-cache (Redis + l1)',
+  'ours-http': 'axios-redis-cache (Redis, httpSemantics)',
   'aci-redis': 'axios-cache-interceptor + Redis',
   'raw-get': 'raw ioredis GET (+ parse)',
   'noop-axios': 'axios + no-op adapter',
@@ -48,6 +49,8 @@ export async function createContender(id: ContenderId, ctx: ContenderContext): P
       return ours(ctx);
     case 'ours-l1':
       return ours(ctx, true);
+    case 'ours-http':
+      return ours(ctx, false, true);
     case 'aci-redis':
       return aciRedis(ctx);
     case 'raw-get':
@@ -83,13 +86,17 @@ function httpInstance(ctx: ContenderContext, agent: http.Agent): AxiosInstance {
   return axios.create({ baseURL: ctx.upstreamUrl, httpAgent: agent });
 }
 
-/** Ours, default options except the store and the TTL. */
-/** Ours with default options; with `l1`, plus the in-process layer (`l1: { ttl: 1 }`, its defaults). */
-async function ours(ctx: ContenderContext, l1 = false): Promise<Contender> {
-  const id: ContenderId = l1 ? 'ours-l1' : 'ours';
+/**
+ * Ours with default options; with `l1`, plus the in-process layer (`l1: { ttl: 1 }`, its defaults); with
+ * `http`, `httpSemantics: true` instead of `ttl` (freshness from `fallbackTtl`, as the bench upstream sends
+ * no caching headers: every hit then carries an `Age` header).
+ */
+async function ours(ctx: ContenderContext, l1 = false, http9111 = false): Promise<Contender> {
+  const id: ContenderId = l1 ? 'ours-l1' : http9111 ? 'ours-http' : 'ours';
   const redis = await ctx.redis.connect(`bench-${id}`);
   const agent = new http.Agent({ keepAlive: true });
-  const api = withCache(httpInstance(ctx, agent), { store: redis, ttl: ctx.ttlSeconds, ...(l1 ? { l1: {} } : {}) });
+  const freshness = http9111 ? { httpSemantics: true, fallbackTtl: ctx.ttlSeconds } : { ttl: ctx.ttlSeconds };
+  const api = withCache(httpInstance(ctx, agent), { store: redis, ...freshness, ...(l1 ? { l1: {} } : {}) });
   if (l1) {
     while (getCacheStats(api).l1 !== 'live') await new Promise((resolve) => setTimeout(resolve, 5));
   }

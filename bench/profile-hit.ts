@@ -25,10 +25,12 @@ if (!isBodyId(bodyArg)) throw new Error(`--body: one of ${Object.keys(BODIES).jo
 const body = BODIES[bodyArg as BodyId];
 const concurrency = Number(arg('--concurrency') ?? 64);
 const contenderArg = arg('--contender') ?? 'ours';
-if (!(['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'] as const).includes(contenderArg as 'ours')) {
-  throw new Error('--contender: ours, ours-l1, aci-redis, raw-get or noop-axios');
+if (
+  !(['ours', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'] as const).includes(contenderArg as 'ours')
+) {
+  throw new Error('--contender: ours, ours-l1, ours-http, aci-redis, raw-get or noop-axios');
 }
-const contenderId = contenderArg as 'ours' | 'ours-l1' | 'aci-redis' | 'raw-get' | 'noop-axios';
+const contenderId = contenderArg as 'ours' | 'ours-l1' | 'ours-http' | 'aci-redis' | 'raw-get' | 'noop-axios';
 
 const redis = await startRedis();
 if (!argv.includes('--no-pin')) process.stderr.write(`${pinProcesses(redis.pid, redis.own).description}\n`);

@@ -201,6 +201,16 @@ function targetLines(results: Results): string[] {
     withL1.push(`${l1.bodyLabel} ${x.toFixed(2)}× ${x >= 0.9 ? '✓' : '✗'}`);
   }
   if (withL1.length) out.push(`- Warm hits ×64 with l1 vs axios + no-op adapter (target ≥ 0.9×): ${withL1.join(', ')}`);
+  const rfc: string[] = [];
+  for (const http9111 of hits.filter((r) => r.contender === 'ours-http')) {
+    const ttl = hits.find(
+      (r) => r.contender === 'ours' && r.concurrency === http9111.concurrency && r.body === http9111.body,
+    );
+    if (!ttl) continue;
+    const x = roundRatio(http9111, ttl);
+    rfc.push(`${http9111.bodyLabel} ×${http9111.concurrency} ${x.toFixed(2)}× ${x >= 0.95 ? '✓' : '✗'}`);
+  }
+  if (rfc.length) out.push(`- Warm hits with httpSemantics vs the default mode (target ≥ 0.95×): ${rfc.join(', ')}`);
   const misses = results.misses;
   const added: string[] = [];
   for (const ours of misses.filter((r) => r.contender === 'ours' && r.concurrency === 1)) {

@@ -70,7 +70,8 @@ export function settleReplay(
     cache: info,
   } as AxiosResponse & { cache: CacheInfo };
   // Under `httpSemantics`, an answer from the cache says how old it is (RFC 9111 §5.1).
-  if (age !== undefined) (response.headers as AxiosHeaders).set('age', age);
+  // Stored names are lower-case (so is `age`): a plain property write, as AxiosHeaders keeps its headers.
+  if (age !== undefined) (response.headers as unknown as Record<string, string>).age = age;
   const validateStatus = config.validateStatus;
   if (!response.status || !validateStatus || validateStatus(response.status)) return response;
   throw new AxiosError(

@@ -4,7 +4,14 @@ import { measureRounds, sameData } from '../measure.js';
 import type { MeasuredRow } from '../results.js';
 import type { ScenarioContext } from '../scenario.js';
 
-export const HIT_CONTENDERS: readonly ContenderId[] = ['ours', 'ours-l1', 'aci-redis', 'raw-get', 'noop-axios'];
+export const HIT_CONTENDERS: readonly ContenderId[] = [
+  'ours',
+  'ours-l1',
+  'ours-http',
+  'aci-redis',
+  'raw-get',
+  'noop-axios',
+];
 export const HIT_CONCURRENCY: readonly number[] = [1, 64];
 
 /**
