@@ -87,7 +87,17 @@ export class CacheNotInstalledError extends CacheError {
 }
 
 /** Which store operation failed. */
-export type StoreOperation = 'get' | 'set' | 'delete' | 'evict' | 'clear' | 'lease' | 'release' | 'wait' | 'publish';
+export type StoreOperation =
+  | 'get'
+  | 'set'
+  | 'delete'
+  | 'evict'
+  | 'clear'
+  | 'lease'
+  | 'release'
+  | 'wait'
+  | 'publish'
+  | 'stats';
 
 /**
  * A store call failed. Never thrown at a request: the request is treated as a miss (or the write is

@@ -12,6 +12,7 @@ export {
   type StoreOperation,
 } from './errors.js';
 export { clearCache, evict, evictTags } from './evict.js';
+export type { FleetCacheStats, InstanceReport } from './fleet-stats.js';
 export {
   type BreakerOptions,
   type CacheErrorContext,
@@ -26,7 +27,15 @@ export type { CacheInfo } from './replay.js';
 export type { CacheStats } from './stats.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
-export { type CacheStore, type LeaseState, type Subscription, UnexpectedReplyError } from './stores/types.js';
+export {
+  type CacheStore,
+  type FillWrite,
+  type LeaseState,
+  type StatsReport,
+  type Subscription,
+  UNCACHEABLE_MARKER,
+  UnexpectedReplyError,
+} from './stores/types.js';
 export {
   type BreakerMessage,
   breakerChannel,

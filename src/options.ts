@@ -219,6 +219,13 @@ export interface CacheOptions {
    */
   keep?: number;
   /**
+   * Seconds between this instance's reports to the fleet-wide counters (one pipelined `HINCRBY` batch to
+   * `<prefix>{stats}`, never per request; read with `getCacheStats(instance, { fleet: true })` or the CLI's
+   * `stats`), or `false` for none. At least 0.1, at most an hour.
+   * @default 5
+   */
+  fleetStats?: number | false;
+  /**
    * Circuit breakers around the store — one for reads, one for writes (writes refused by Redis never
    * skip reads) — or `false` to call the store every time.
    * @default { failures: 5, cooldown: 250 }
@@ -296,6 +303,8 @@ export interface ResolvedOptions {
   httpSemantics: boolean;
   fallbackTtlMs: number;
   keepMs: number;
+  /** Milliseconds between fleet counter reports, or `null` when off. */
+  fleetStatsMs: number | null;
   varyHeaders: readonly string[];
   allowSetCookie: boolean;
   maxEntryBytes: number;
@@ -379,6 +388,7 @@ export const DEFAULTS = {
   httpSemantics: false,
   fallbackTtl: 0,
   keep: 600,
+  fleetStats: 5,
   breaker: { failures: 5, cooldown: 250 },
 } as const;
 
@@ -406,6 +416,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'httpSemantics',
   'fallbackTtl',
   'keep',
+  'fleetStats',
   'breaker',
   'onError',
 ]);
@@ -440,6 +451,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     httpSemantics: o.httpSemantics === undefined ? DEFAULTS.httpSemantics : boolean('httpSemantics', o.httpSemantics),
     fallbackTtlMs: windowMs('fallbackTtl', o.fallbackTtl) ?? 0,
     keepMs: windowMs('keep', o.keep) ?? DEFAULTS.keep * 1000,
+    fleetStatsMs: fleetStatsOption(o.fleetStats),
     varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
     allowSetCookie:
       o.allowSetCookie === undefined ? DEFAULTS.allowSetCookie : boolean('allowSetCookie', o.allowSetCookie),
@@ -524,6 +536,15 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
     allowSetCookie: o.allowSetCookie === undefined ? undefined : boolean('cache.allowSetCookie', o.allowSetCookie),
     httpSemantics: o.httpSemantics === undefined ? undefined : boolean('cache.httpSemantics', o.httpSemantics),
   };
+}
+
+function fleetStatsOption(value: unknown): number | null {
+  if (value === false) return null;
+  if (value === undefined) return DEFAULTS.fleetStats * 1000;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.1 || value > 3600) {
+    throw new CacheOptionError('fleetStats', value, 'false or a number of seconds from 0.1 to 3600');
+  }
+  return Math.round(value * 1000);
 }
 
 function storeOption(store: unknown): CacheStore {

@@ -31,6 +31,8 @@ export interface CacheState {
   readonly l1: LocalLayer | null;
   /** Identifies this instance's own invalidation messages. */
   readonly instanceId: string;
+  /** Fleet-wide counter reports (`fleetStats`), or `null` when off. */
+  reporting: { timer: ReturnType<typeof setInterval>; intervalMs: number; reported: Counters } | null;
   /** The invalidation subscription behind `l1`, when the store has pub/sub. */
   subscription: Subscription | null;
 }

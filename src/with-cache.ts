@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { CACHING_ADAPTER, createCachingAdapter } from './adapter.js';
 import { FlightMap } from './coalesce.js';
-import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
+import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError, CacheStoreError } from './errors.js';
+import { type FleetCacheStats, readFleetStats, report, startReporting, stopReporting } from './fleet-stats.js';
 import { invalidationChannel, receiveInvalidation } from './invalidation.js';
 import { LocalLayer } from './l1.js';
 import { type CacheOptions, resolveOptions } from './options.js';
@@ -52,8 +53,10 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     l1: resolved.l1 ? new LocalLayer(resolved.l1) : null,
     instanceId: randomBytes(9).toString('base64url'),
     subscription: null,
+    reporting: null,
   };
   if (state.l1) listenForInvalidations(state, state.l1);
+  if (resolved.fleetStatsMs !== null) startReporting(state, resolved.fleetStatsMs);
   instance.defaults.adapter = createCachingAdapter(state);
   states.set(instance, state);
   return instance as unknown as CachedAxiosInstance;
@@ -81,11 +84,13 @@ function listenForInvalidations(state: CacheState, l1: LocalLayer): void {
 }
 
 /**
- * Release what the cache holds open: the `l1` invalidation connection. The store's own client is yours to
- * close. Requests still work afterwards (without the in-process layer).
+ * Release what the cache holds open: the `l1` invalidation connection, and the fleet counter reports
+ * (after a last one). The store's own client is yours to close. Requests still work afterwards (without
+ * the in-process layer).
  */
 export async function closeCache(instance: CachedAxiosInstance | AxiosInstance): Promise<void> {
   const state = cacheStateOf(instance);
+  await stopReporting(state);
   if (state.l1) {
     state.l1.usable = false;
     state.l1.clear();
@@ -103,9 +108,22 @@ export function cacheStateOf(instance: unknown): CacheState {
   return state;
 }
 
-/** Counters and circuit breaker state of a cached instance. */
-export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): CacheStats {
+/**
+ * Counters and circuit breaker state of a cached instance; with `{ fleet: true }`, the counters summed over
+ * every instance reporting under its prefix (see `fleetStats`), after reporting this one's latest: a
+ * promise, rejecting with a `CacheStoreError` when the store cannot be read.
+ */
+export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): CacheStats;
+export function getCacheStats(
+  instance: CachedAxiosInstance | AxiosInstance,
+  options: { fleet: true },
+): Promise<FleetCacheStats>;
+export function getCacheStats(
+  instance: CachedAxiosInstance | AxiosInstance,
+  options?: { fleet?: boolean },
+): CacheStats | Promise<FleetCacheStats> {
   const state = cacheStateOf(instance);
+  if (options?.fleet) return fleetStatsOf(state);
   const { l1 } = state;
   return {
     ...state.counters,
@@ -164,4 +182,13 @@ function isAxiosInstance(value: unknown): value is AxiosInstance {
     typeof candidate.defaults === 'object' &&
     candidate.defaults !== null
   );
+}
+
+async function fleetStatsOf(state: CacheState): Promise<FleetCacheStats> {
+  await report(state);
+  try {
+    return await readFleetStats(state.options.store, state.options.prefix);
+  } catch (error) {
+    throw new CacheStoreError('stats', undefined, error);
+  }
 }

@@ -1,6 +1,6 @@
 import { CacheOptionError } from '../errors.js';
 import { globToRegExp } from './glob.js';
-import type { CacheStore } from './types.js';
+import type { CacheStore, StatsReport } from './types.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -41,6 +41,8 @@ export class MemoryStore implements CacheStore {
   private readonly now: () => number;
   private readonly slots = new Map<string, Slot>();
   private readonly indexes = new Map<string, Map<string, number>>();
+  /** Fleet counter hashes (`recordStats`): they do not expire, as a Redis hash without TTL. */
+  private readonly counters = new Map<string, Map<string, number>>();
   private bytes = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -108,6 +110,39 @@ export class MemoryStore implements CacheStore {
     const slot = this.slots.get(key);
     await this.set(key, replaced, ttlMs, slot?.indexes ?? []);
     return true;
+  }
+
+  async *scan(pattern: string): AsyncIterable<string[]> {
+    const re = globToRegExp(pattern);
+    const now = this.now();
+    const keys = [...this.slots].filter(([key, slot]) => slot.expiresAt > now && re.test(key)).map(([key]) => key);
+    if (keys.length > 0) yield keys;
+  }
+
+  async recordStats(report: StatsReport): Promise<void> {
+    let counters = this.counters.get(report.countersKey);
+    if (!counters) {
+      counters = new Map();
+      this.counters.set(report.countersKey, counters);
+    }
+    for (const [name, delta] of Object.entries(report.deltas)) counters.set(name, (counters.get(name) ?? 0) + delta);
+    await this.set(report.instanceKey, Buffer.from(report.instance), report.ttlMs, []);
+  }
+
+  async readStats(
+    countersKey: string,
+    instancePattern: string,
+  ): Promise<{ counters: Record<string, string>; instances: string[] }> {
+    const counters: Record<string, string> = {};
+    for (const [name, value] of this.counters.get(countersKey) ?? []) counters[name] = String(value);
+    const instances: string[] = [];
+    for await (const keys of this.scan(instancePattern)) {
+      for (const key of keys) {
+        const value = this.read(key);
+        if (value) instances.push(Buffer.from(value).toString('utf8'));
+      }
+    }
+    return { counters, instances };
   }
 
   async delete(keys: readonly string[]): Promise<number> {

@@ -16,6 +16,7 @@ import {
   type CacheStore,
   type FillWrite,
   type LeaseState,
+  type StatsReport,
   type Subscription,
   UNCACHEABLE_MARKER,
   UnexpectedReplyError,
@@ -237,6 +238,41 @@ export class RedisStore implements CacheStore {
     const removed = await this.delete([...members]);
     await this.delete(indexKeys);
     return removed;
+  }
+
+  async *scan(pattern: string): AsyncIterable<string[]> {
+    this.beforeCommand();
+    const nodes: Redis[] = this.cluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
+        cursor = next;
+        if (found.length > 0) yield found;
+      } while (cursor !== '0');
+    }
+  }
+
+  async recordStats(report: StatsReport): Promise<void> {
+    this.beforeWrite();
+    // Both keys carry the `{stats}` hash tag: one slot, one pipeline, one round trip.
+    const pipeline = this.redis.pipeline();
+    for (const [name, delta] of Object.entries(report.deltas)) pipeline.hincrby(report.countersKey, name, delta);
+    pipeline.set(report.instanceKey, report.instance, 'PX', Math.max(1, Math.ceil(report.ttlMs)));
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) this.learn(error);
+  }
+
+  async readStats(
+    countersKey: string,
+    instancePattern: string,
+  ): Promise<{ counters: Record<string, string>; instances: string[] }> {
+    this.beforeCommand();
+    const counters = await this.redis.hgetall(countersKey);
+    const instances: string[] = [];
+    for await (const keys of this.scan(instancePattern)) {
+      for (const value of await Promise.all(keys.map((key) => this.redis.get(key)))) if (value) instances.push(value);
+    }
+    return { counters, instances };
   }
 
   async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {

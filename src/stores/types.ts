@@ -154,6 +154,21 @@ export interface CacheStore {
     ttlMs: number,
     lease?: { key: string; token: string },
   ): Promise<boolean>;
+  /**
+   * Optional: the live keys matching a Redis glob pattern, in batches, incrementally (SCAN, never KEYS):
+   * what `listEntries`, `inspectEntry` and the CLI walk.
+   */
+  scan?(pattern: string): AsyncIterable<string[]>;
+  /**
+   * Optional: add `deltas` to the counters hash `countersKey` (`HINCRBY` each) and store `instance` under
+   * `instanceKey` for `ttlMs`, in one round trip (the fleet-wide counters: see `fleetStats`).
+   */
+  recordStats?(report: StatsReport): Promise<void>;
+  /** Optional: the counters hash, and the values of the live keys matching `instancePattern` (a glob). */
+  readStats?(
+    countersKey: string,
+    instancePattern: string,
+  ): Promise<{ counters: Record<string, string>; instances: string[] }>;
   /** Broadcast `message` on `channel` to every process (Redis `PUBLISH`). Optional: used by `l1`. */
   publish?(channel: string, message: string): Promise<void>;
 
@@ -163,6 +178,16 @@ export interface CacheStore {
    * entries are only bounded by `l1.ttl` across processes.
    */
   subscribe?(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription;
+}
+
+/** One instance's report for the fleet-wide counters ({@link CacheStore.recordStats}). */
+export interface StatsReport {
+  countersKey: string;
+  deltas: Readonly<Record<string, number>>;
+  instanceKey: string;
+  /** The instance's own state, as JSON. */
+  instance: string;
+  ttlMs: number;
 }
 
 /** A reply that cannot be the answer to the command that got it: the connection may be out of step. */

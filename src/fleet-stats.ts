@@ -1,0 +1,143 @@
+import type { CacheState } from './state.js';
+import type { CacheStats, Counters } from './stats.js';
+import { FAILED } from './store-guard.js';
+import type { CacheStore } from './stores/types.js';
+
+/**
+ * Fleet-wide counters: every instance adds what its counters gained since its last report to one Redis
+ * hash under its prefix (`<prefix>{stats}`, one `HINCRBY` per changed counter, pipelined: one round trip
+ * every `fleetStats` seconds, never per request), and keeps a short-lived key of its own with its breaker
+ * and `l1` states (`<prefix>{stats}:instance:<id>`, expiring after three intervals: a process that stops
+ * leaves nothing behind). `getCacheStats(instance, { fleet: true })` and the CLI's `stats` read them.
+ */
+
+/** The counters summed across the fleet. */
+export const FLEET_COUNTERS: readonly (keyof Counters)[] = [
+  'hits',
+  'l1Hits',
+  'staleHits',
+  'misses',
+  'coalesced',
+  'refreshes',
+  'revalidations',
+  'bypasses',
+  'storeErrors',
+  'storeTimeouts',
+  'storeSkips',
+  'badEntries',
+  'distrusts',
+];
+
+/** What one instance reports of itself, alongside its counters. */
+export interface InstanceReport {
+  /** The instance's random id (also in its invalidation messages). */
+  id: string;
+  breaker: CacheStats['breaker'];
+  writeBreaker: CacheStats['writeBreaker'];
+  l1: CacheStats['l1'];
+  /** When it reported (ms since epoch). */
+  at: number;
+}
+
+/** The fleet's totals: `getCacheStats(instance, { fleet: true })`. */
+export interface FleetCacheStats {
+  /** Each counter summed over every instance that reported under this prefix (since the hash was created). */
+  counters: Record<(typeof FLEET_COUNTERS)[number], number>;
+  /** (hits + staleHits + revalidations) ÷ every request that consulted the cache (`null` before any). */
+  hitRatio: number | null;
+  /** The instances that reported within the last three intervals. */
+  instances: InstanceReport[];
+}
+
+/** The key of the counters hash of a prefix. */
+export function statsKey(prefix: string): string {
+  return `${prefix}{stats}`;
+}
+
+/** The key an instance reports its states under. */
+export function instanceKey(prefix: string, id: string): string {
+  return `${prefix}{stats}:instance:${id}`;
+}
+
+/** Start reporting an instance's counters every `intervalMs` (the timer does not keep the process alive). */
+export function startReporting(state: CacheState, intervalMs: number): void {
+  if (!state.guard.store.recordStats) return;
+  const timer = setInterval(() => void report(state), intervalMs);
+  timer.unref?.();
+  state.reporting = { timer, intervalMs, reported: { ...state.counters } };
+}
+
+/**
+ * Add what the counters gained since the last report to the fleet's hash. A report that fails is not
+ * lost: the next one carries its gains too. Never rejects.
+ */
+export async function report(state: CacheState): Promise<void> {
+  const reporting = state.reporting;
+  const store = state.guard.store;
+  if (!reporting || !store.recordStats || store.supports?.('writes') === false || !state.guard.writesHealthy) return;
+  const snapshot = { ...state.counters };
+  const deltas: Record<string, number> = {};
+  for (const name of FLEET_COUNTERS) {
+    const gained = snapshot[name] - reporting.reported[name];
+    if (gained !== 0) deltas[name] = gained;
+  }
+  const { prefix } = state.options;
+  const self: InstanceReport = {
+    id: state.instanceId,
+    breaker: state.guard.breakerState,
+    writeBreaker: state.guard.writeBreakerState,
+    l1: state.l1 ? (state.l1.usable ? 'live' : 'down') : 'off',
+    at: Date.now(),
+  };
+  const result = await state.guard.call('stats', undefined, (s) =>
+    s.recordStats!({
+      countersKey: statsKey(prefix),
+      deltas,
+      instanceKey: instanceKey(prefix, state.instanceId),
+      instance: JSON.stringify(self),
+      ttlMs: reporting.intervalMs * 3,
+    }),
+  );
+  if (result === FAILED) return; // the next report carries these gains too
+  reporting.reported = snapshot;
+}
+
+/** Stop reporting (after one last report). */
+export async function stopReporting(state: CacheState): Promise<void> {
+  const reporting = state.reporting;
+  if (!reporting) return;
+  clearInterval(reporting.timer);
+  await report(state);
+  state.reporting = null;
+}
+
+/** Read the fleet's totals and live instances under a prefix from a store that keeps them. */
+export async function readFleetStats(store: Pick<CacheStore, 'readStats'>, prefix: string): Promise<FleetCacheStats> {
+  if (!store.readStats) throw new Error('this store keeps no fleet counters');
+  const { counters: raw, instances: rawInstances } = await store.readStats(
+    statsKey(prefix),
+    `${escapeGlobText(prefix)}\\{stats\\}:instance:*`,
+  );
+  const counters = {} as FleetCacheStats['counters'];
+  for (const name of FLEET_COUNTERS) counters[name] = Number(raw[name] ?? 0) || 0;
+  const consulted = counters.hits + counters.staleHits + counters.revalidations + counters.misses + counters.coalesced;
+  const instances: InstanceReport[] = [];
+  for (const text of rawInstances) {
+    try {
+      const parsed = JSON.parse(text) as InstanceReport;
+      if (typeof parsed?.id === 'string') instances.push(parsed);
+    } catch {
+      // Not ours: skipped.
+    }
+  }
+  instances.sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    counters,
+    hitRatio: consulted === 0 ? null : (counters.hits + counters.staleHits + counters.revalidations) / consulted,
+    instances,
+  };
+}
+
+function escapeGlobText(text: string): string {
+  return text.replace(/[*?[\]\\{}]/g, '\\$&');
+}
