@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import { Redis } from 'ioredis';
-import { clearCache, evict, getCacheStats, withCache } from '../src/index.js';
+import { clearCache, closeCache, evict, getCacheStats, withCache } from '../src/index.js';
 
 const KEY_SERVICE_LATENCY_MS = 40;
 
@@ -84,8 +84,14 @@ const stats = getCacheStats(api);
 console.log(`\nupstream calls: ${upstreamCalls} for ${stats.hits + stats.misses + stats.coalesced} requests`);
 console.log(`stats: ${JSON.stringify(stats)}`);
 
+// Reports this process's counters to the fleet's (see `fleetStats`), then stops reporting.
+await closeCache(api);
 if (redis) {
-  await clearCache(api);
+  console.log(
+    '\nthe entries stay in Redis: look at them with the operator CLI, e.g.\n' +
+      '  npx axios-redis-cache stats --prefix demo-dkim:\n' +
+      '  npx axios-redis-cache ls --prefix demo-dkim:',
+  );
   redis.disconnect();
 }
 keyService.close();

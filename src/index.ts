@@ -14,6 +14,13 @@ export {
 export { clearCache, evict, evictTags } from './evict.js';
 export type { FleetCacheStats, InstanceReport } from './fleet-stats.js';
 export {
+  type EntryDetails,
+  type EntrySummary,
+  inspectEntry,
+  type ListOptions,
+  listEntries,
+} from './operate/entries.js';
+export {
   type BreakerOptions,
   type CacheErrorContext,
   type CacheOptions,

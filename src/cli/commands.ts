@@ -1,0 +1,171 @@
+import { createInterface } from 'node:readline/promises';
+import axios from 'axios';
+import type { Cluster, Redis } from 'ioredis';
+import { clearCache, evict, evictTags } from '../evict.js';
+import { readFleetStats } from '../fleet-stats.js';
+import { DROP_ALL, invalidationChannel } from '../invalidation.js';
+import { inspectEntry, listEntries } from '../operate/entries.js';
+import { escapeGlob } from '../stores/glob.js';
+import { RedisStore } from '../stores/redis.js';
+import { closeCache, withCache } from '../with-cache.js';
+import { CliError } from './connect.js';
+import { formatDetails, formatList, formatStats, type StatsView } from './format.js';
+
+/** What a command needs: the connection, the prefix, how to print. Resolves to the exit code (0 or 1). */
+export interface Context {
+  client: Redis | Cluster;
+  prefix: string;
+  json: boolean;
+  limit: number;
+  yes: boolean;
+  timeoutMs: number;
+  out: (text: string) => void;
+}
+
+const EXIT_DONE = 0;
+const EXIT_NOTHING = 1;
+
+function print(ctx: Context, value: unknown, text: string): void {
+  ctx.out(ctx.json ? JSON.stringify(value, null, 2) : text);
+}
+
+export async function stats(ctx: Context): Promise<number> {
+  const store = new RedisStore(ctx.client);
+  const fleet = await readFleetStats(store, ctx.prefix);
+  let entries = 0;
+  let memory = 0;
+  let measured = true;
+  for await (const keys of store.scan(`${escapeGlob(ctx.prefix)}*`)) {
+    entries += keys.filter(isEntryKey).length;
+    const usage = await Promise.all(
+      keys.map((key) => (ctx.client as Redis).memory('USAGE', key).catch(() => null) as Promise<number | null>),
+    );
+    for (const n of usage) {
+      if (typeof n === 'number') memory += n;
+      else measured = false;
+    }
+  }
+  const view: StatsView = { prefix: ctx.prefix, ...fleet, entries, memoryBytes: measured ? memory : null };
+  print(ctx, view, formatStats(view));
+  return EXIT_DONE;
+}
+
+/** Entry keys are `<prefix>{rid}:<vid>:<label>`; leases, indexes and the counters are not entries. */
+function isEntryKey(key: string): boolean {
+  const tail = key.slice(key.indexOf('}:') + 2);
+  return key.includes('}:') && tail.includes(':') && !tail.endsWith(':lease') && !key.includes('{stats}');
+}
+
+export async function ls(ctx: Context, pattern: string | undefined): Promise<number> {
+  const options = { prefix: ctx.prefix, limit: ctx.limit, ...(pattern ? { match: pattern } : {}) };
+  const { entries, more } = await listEntries(ctx.client, options);
+  print(ctx, { entries, more }, formatList(entries, more));
+  return entries.length === 0 ? EXIT_NOTHING : EXIT_DONE;
+}
+
+export async function inspect(ctx: Context, target: string | undefined): Promise<number> {
+  if (!target) throw new CliError('inspect needs a URL (https://host/path) or an entry key');
+  if (!target.startsWith(ctx.prefix) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    throw new CliError(
+      `inspect ${JSON.stringify(target)}: expected an absolute URL or a key starting with ${ctx.prefix}`,
+    );
+  }
+  const entries = await inspectEntry(ctx.client, target, { prefix: ctx.prefix });
+  print(ctx, entries, entries.length === 0 ? `nothing stored for ${target}` : formatDetails(entries));
+  return entries.length === 0 ? EXIT_NOTHING : EXIT_DONE;
+}
+
+/** A cached instance on the connection, for the library's own eviction functions. */
+function evictor(ctx: Context) {
+  return withCache(axios.create(), {
+    store: ctx.client,
+    prefix: ctx.prefix,
+    fleetStats: false,
+    evictTimeout: ctx.timeoutMs,
+  });
+}
+
+export async function evictCommand(ctx: Context, target: string | undefined): Promise<number> {
+  if (!target) throw new CliError('evict needs a URL or a URL pattern with * (https://host/path/*)');
+  const api = evictor(ctx);
+  try {
+    const removed = await evict(api, target);
+    print(ctx, { removed }, `evicted ${removed} entr${removed === 1 ? 'y' : 'ies'}`);
+    return removed === 0 ? EXIT_NOTHING : EXIT_DONE;
+  } finally {
+    await closeCache(api);
+  }
+}
+
+export async function evictTagCommand(ctx: Context, tags: string[]): Promise<number> {
+  if (tags.length === 0) throw new CliError('evict-tag needs at least one tag');
+  const api = evictor(ctx);
+  try {
+    const removed = await evictTags(api, tags);
+    print(ctx, { removed }, `evicted ${removed} entr${removed === 1 ? 'y' : 'ies'} tagged ${tags.join(', ')}`);
+    return removed === 0 ? EXIT_NOTHING : EXIT_DONE;
+  } finally {
+    await closeCache(api);
+  }
+}
+
+export async function clear(ctx: Context): Promise<number> {
+  if (!ctx.yes) {
+    if (!process.stdin.isTTY) throw new CliError(`clear deletes every key under ${ctx.prefix}: confirm with --yes`);
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await prompt.question(`Delete every key under ${ctx.prefix}? Type the prefix to confirm: `);
+    prompt.close();
+    if (answer.trim() !== ctx.prefix) {
+      ctx.out('not confirmed: nothing deleted');
+      return EXIT_NOTHING;
+    }
+  }
+  const api = evictor(ctx);
+  try {
+    const removed = await clearCache(api);
+    print(ctx, { removed }, `deleted ${removed} key${removed === 1 ? '' : 's'} under ${ctx.prefix}`);
+    return removed === 0 ? EXIT_NOTHING : EXIT_DONE;
+  } finally {
+    await closeCache(api);
+  }
+}
+
+/**
+ * Print every overwrite and eviction announced under the prefix, until interrupted (or `forMs` passes).
+ * Writes are announced while someone listens: this subscription counts.
+ */
+export async function tail(ctx: Context, forMs: number | null): Promise<number> {
+  const subscriber = ctx.client.duplicate() as Redis;
+  subscriber.on('error', () => {});
+  const channel = invalidationChannel(ctx.prefix);
+  subscriber.on('message', (_channel: string, message: string) => {
+    const newline = message.indexOf('\n');
+    const instance = message.slice(0, newline);
+    const at = new Date().toISOString();
+    for (const line of message.slice(newline + 1).split('\n')) {
+      const what =
+        line === DROP_ALL
+          ? { change: 'bulk', target: '(tags, pattern or clear: every in-process copy dropped)' }
+          : line.startsWith('^')
+            ? { change: 'evict', target: labelOf(line.slice(1)) }
+            : { change: 'write', target: labelOf(line) };
+      print(ctx, { at, instance, ...what }, `${at}  ${instance}  ${what.change.padEnd(5)}  ${what.target}`);
+    }
+  });
+  await subscriber.subscribe(channel);
+  if (!ctx.json) ctx.out(`listening on ${channel} (Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (forMs !== null) setTimeout(resolve, forMs);
+  });
+  subscriber.disconnect();
+  return EXIT_DONE;
+}
+
+/** The readable part of an entry key (method, origin and path), or the key. */
+function labelOf(key: string): string {
+  const rest = key.slice(key.indexOf('}:') + 2);
+  const label = rest.slice(rest.indexOf(':') + 1);
+  return label || key;
+}
