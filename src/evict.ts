@@ -64,7 +64,11 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
   if (!keys) {
     throw new CacheOptionError('request.data', config.data, 'a body that can be keyed (not a stream or FormData)');
   }
-  return dropped(state, await bounded(state, 'evict', keys.label, (store) => store.deleteIndexed([keys.variants])));
+  const removed = await bounded(state, 'evict', keys.label, (store) => store.deleteIndexed([keys.variants]));
+  // Only this request's in-process copies go, in every process: every key starting with its `{rid}` part.
+  state.present.clear();
+  await announce(state, `^${keys.variants.slice(0, -'variants'.length)}\t${keys.label}`);
+  return removed;
 }
 
 /** Remove every entry stored with any of these tags. Resolves to the number of entries removed. */

@@ -2,8 +2,9 @@ import type { CacheState } from './state.js';
 
 /**
  * Messages are `<instance id>\n<keys>`: the entry keys that changed, one per line (a line `^<prefix>`
- * stands for every key that starts with the prefix: all variants of one request), or {@link DROP_ALL}
- * for bulk evictions (tags, patterns, clearCache), which drop every in-process entry.
+ * stands for every key that starts with the prefix: all variants of one request; it may be followed by a
+ * tab and the request's label, for readers such as the CLI's `tail`), or {@link DROP_ALL} for bulk
+ * evictions (tags, patterns, clearCache), which drop every in-process entry.
  */
 export const DROP_ALL = '*';
 
@@ -43,7 +44,9 @@ export function dropLocal(state: CacheState, keys: string): void {
   if (keys === DROP_ALL) state.l1.clear();
   else
     for (const key of keys.split('\n')) {
-      if (key.startsWith('^')) state.l1.deletePrefix(key.slice(1));
-      else state.l1.delete(key);
+      if (key.startsWith('^')) {
+        const tab = key.indexOf('\t');
+        state.l1.deletePrefix(tab === -1 ? key.slice(1) : key.slice(1, tab));
+      } else state.l1.delete(key);
     }
 }

@@ -147,7 +147,7 @@ export async function tail(ctx: Context, forMs: number | null): Promise<number> 
         line === DROP_ALL
           ? { change: 'bulk', target: '(tags, pattern or clear: every in-process copy dropped)' }
           : line.startsWith('^')
-            ? { change: 'evict', target: labelOf(line.slice(1)) }
+            ? { change: 'evict', target: line.includes('\t') ? line.slice(line.indexOf('\t') + 1) : line.slice(1) }
             : { change: 'write', target: labelOf(line) };
       print(ctx, { at, instance, ...what }, `${at}  ${instance}  ${what.change.padEnd(5)}  ${what.target}`);
     }

@@ -73,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
     throw new CliError(`${command ? `unknown command ${JSON.stringify(command)}` : 'no command'}; see --help`);
   }
   const timeoutMs = positiveInteger('timeout', values.timeout, 5000);
+  const limit = positiveInteger('limit', values.limit, 50);
+  const forMs = values.for === undefined ? null : positiveInteger('for', values.for, 1);
   const client: Redis | Cluster = await connect({
     url: values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     cluster: values.cluster ?? false,
@@ -84,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     client,
     prefix: values.prefix ?? 'axios-cache:',
     json: values.json ?? false,
-    limit: positiveInteger('limit', values.limit, 50),
+    limit,
     yes: values.yes ?? false,
     timeoutMs,
     out: (text) => process.stdout.write(`${text}\n`),
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       case 'clear':
         return await clear(ctx);
       default:
-        return await tail(ctx, values.for === undefined ? null : positiveInteger('for', values.for, 1));
+        return await tail(ctx, forMs);
     }
   } finally {
     client.disconnect();

@@ -1,0 +1,219 @@
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import axios from 'axios';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeCache, getCacheStats, withCache } from '../../src/index.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
+import { startCluster, type TestCluster } from '../helpers/topologies.js';
+import type { ReceivedRequest } from '../helpers/upstream.js';
+
+/**
+ * The operator CLI as users run it: `node dist/cli.js …` in a child process, against a real redis-server
+ * filled by cached instances. What it prints, its exit code, and what is left in Redis are asserted on.
+ */
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const servers = useRedisAndUpstream();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+    else child.stdin?.end();
+  });
+}
+
+/** An upstream whose answers say which path was asked, with an ETag and a tag header. */
+function taggedAnswers(req: ReceivedRequest, res: import('node:http').ServerResponse): void {
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('etag', '"e1"');
+  res.setHeader('cache-tag', req.url.startsWith('/keys/') ? 'keys' : 'other');
+  res.end(JSON.stringify({ path: req.url }));
+}
+
+describe('axios-redis-cache CLI on a single node', () => {
+  const prefix = 'cli-test:';
+  const closing: (() => Promise<void>)[] = [];
+  let redisUrl: string;
+  let base: string;
+
+  beforeAll(async () => {
+    servers.upstream.handle(taggedAnswers);
+    redisUrl = `redis://127.0.0.1:${servers.server.port}`;
+    base = servers.upstream.url;
+    // Two "processes" of one service fill the cache and report their counters.
+    const a = withCache(axios.create({ baseURL: base }), {
+      store: await servers.client(),
+      prefix,
+      tagHeader: 'cache-tag',
+      fleetStats: 0.1,
+    });
+    const b = withCache(axios.create({ baseURL: base }), { store: await servers.client(), prefix, fleetStats: 0.1 });
+    await a.get('/keys/one');
+    await a.get('/keys/one');
+    await a.get('/keys/two');
+    await a.get('/other/three', { headers: { 'accept-language': 'fr' } });
+    await b.get('/keys/one');
+    expect(getCacheStats(a).hits + getCacheStats(b).hits).toBe(2);
+    // Both keep reporting (every 0.1 s) until the suite ends.
+    closing.push(
+      () => closeCache(a),
+      () => closeCache(b),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+  });
+  afterAll(async () => {
+    for (const close of closing) await close();
+  });
+
+  const opts = () => ['--redis', redisUrl, '--prefix', prefix];
+
+  it('stats: the fleet counters of both instances, the entries under the prefix', async () => {
+    const text = await cli(['stats', ...opts()]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/hits 2 /);
+    expect(text.stdout).toMatch(/misses 3 /);
+    const json = await cli(['stats', ...opts(), '--json']);
+    const stats = JSON.parse(json.stdout);
+    expect(stats.counters).toMatchObject({ hits: 2, misses: 3 });
+    expect(stats.entries).toBe(3);
+    expect(stats.memoryBytes).toBeGreaterThan(0);
+    expect(stats.instances).toHaveLength(2);
+    expect(stats.hitRatio).toBeCloseTo(2 / 5);
+  });
+
+  it('ls: every entry, or those matching a pattern; exit 1 when none match', async () => {
+    const all = JSON.parse((await cli(['ls', ...opts(), '--json'])).stdout);
+    expect(all.entries.map((e: { url: string }) => e.url).sort()).toEqual([
+      `${base}/keys/one`,
+      `${base}/keys/two`,
+      `${base}/other/three`,
+    ]);
+    expect(all.entries.find((e: { url: string }) => e.url.endsWith('/one'))).toMatchObject({
+      method: 'GET',
+      status: 200,
+      tags: ['keys'],
+      mode: 'ttl',
+    });
+    const some = await cli(['ls', ...opts(), `${base}/keys/*`]);
+    expect(some.code).toBe(0);
+    expect(some.stdout).toMatch(/2 entries/);
+    expect(some.stdout).not.toMatch(/other/);
+    const limited = await cli(['ls', ...opts(), '--limit', '1']);
+    expect(limited.stdout).toMatch(/1 entry \(more/);
+    const none = await cli(['ls', ...opts(), `${base}/nothing/*`]);
+    expect(none.code).toBe(1);
+  });
+
+  it('inspect: the decoded entry of a URL or a key; exit 1 for nothing stored', async () => {
+    const shown = await cli(['inspect', ...opts(), `${base}/other/three`]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/GET .*\/other\/three {2}→ {2}200 OK/);
+    expect(shown.stdout).toMatch(/validators {3}ETag "e1"/);
+    expect(shown.stdout).toMatch(/"path":"\/other\/three"/);
+    const [details] = JSON.parse((await cli(['inspect', ...opts(), `${base}/keys/one`, '--json'])).stdout);
+    expect(details.etag).toBe('"e1"');
+    const byKey = JSON.parse((await cli(['inspect', ...opts(), details.key, '--json'])).stdout);
+    expect(byKey[0].key).toBe(details.key);
+    expect((await cli(['inspect', ...opts(), `${base}/missing`])).code).toBe(1);
+  });
+
+  it('evict, evict-tag: remove for the fleet; exit 1 when nothing was there', async () => {
+    expect((await cli(['evict', ...opts(), `${base}/keys/two`])).stdout).toMatch(/evicted 1 entry/);
+    expect((await cli(['evict', ...opts(), `${base}/keys/two`])).code).toBe(1);
+    const tagged = await cli(['evict-tag', ...opts(), 'keys']);
+    expect(tagged.code).toBe(0);
+    expect(tagged.stdout).toMatch(/evicted 1 entry tagged keys/);
+    const left = JSON.parse((await cli(['ls', ...opts(), '--json'])).stdout);
+    expect(left.entries.map((e: { url: string }) => e.url)).toEqual([`${base}/other/three`]);
+  });
+
+  it('tail: prints the writes and evictions the fleet announces', async () => {
+    const child = spawn(process.execPath, [CLI, 'tail', ...opts(), '--for', '4000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    for (let i = 0; i < 200 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));
+    const api = withCache(axios.create({ baseURL: base }), {
+      store: await servers.client(),
+      prefix,
+      fleetStats: false,
+    });
+    // Writes are announced while someone listens (learnt within a second): write until one shows.
+    for (let i = 0; i < 30 && !out.includes('write'); i++) {
+      await api.get(`/tailed/${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { evict } = await import('../../src/index.js');
+    await evict(api, `${base}/tailed/0`);
+    for (let i = 0; i < 50 && !out.includes('evict '); i++) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect(out).toMatch(/write {2}GET http:\/\/127\.0\.0\.1:\d+\/tailed\/\d+/);
+    expect(out).toMatch(/evict {2}GET http:\/\/127\.0\.0\.1:\d+\/tailed\/0/);
+    await closeCache(api);
+  });
+
+  it('clear: refuses without --yes when it cannot ask, deletes everything with it', async () => {
+    const refused = await cli(['clear', ...opts()]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/confirm with --yes/);
+    const cleared = await cli(['clear', ...opts(), '--yes']);
+    expect(cleared.code).toBe(0);
+    expect((await cli(['ls', ...opts()])).code).toBe(1);
+  });
+
+  it('usage and connection errors: exit 2, one line, no stack trace', async () => {
+    for (const args of [
+      [],
+      ['nope'],
+      ['ls', '--limit', 'x', '--redis', redisUrl],
+      ['stats', '--redis', 'redis://127.0.0.1:1'],
+    ]) {
+      const run = await cli(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(run.stderr).toMatch(/^axios-redis-cache: /);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect((await cli(['stats', '--redis', 'redis://127.0.0.1:1'])).stderr).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('axios-redis-cache CLI on a Redis Cluster', () => {
+  let cluster: TestCluster;
+  let client: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    client = cluster.client();
+  }, 60_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('ls, stats and evict walk every master', async () => {
+    servers.upstream.handle(taggedAnswers);
+    const prefix = 'cli-cluster:';
+    const api = withCache(axios.create({ baseURL: servers.upstream.url }), { store: client, prefix, fleetStats: 0.1 });
+    for (let i = 0; i < 12; i++) await api.get(`/keys/${i}`);
+    await closeCache(api);
+    const opts = ['--redis', `redis://127.0.0.1:${cluster.ports[0]}`, '--cluster', '--prefix', prefix];
+    const listed = JSON.parse((await cli(['ls', ...opts, '--json'])).stdout);
+    expect(listed.entries).toHaveLength(12);
+    const stats = JSON.parse((await cli(['stats', ...opts, '--json'])).stdout);
+    expect(stats.counters.misses).toBe(12);
+    expect(stats.entries).toBe(12);
+    expect((await cli(['evict', ...opts, `${servers.upstream.url}/keys/*`])).stdout).toMatch(/evicted 12 entries/);
+  }, 60_000);
+});
