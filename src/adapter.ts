@@ -1,4 +1,5 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { withCacheStatus } from './cache-status.js';
 import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
 import { bytesToBody, type Entry } from './entry.js';
 import { readEntry } from './entry-store.js';
@@ -19,9 +20,10 @@ import {
   reportDownload,
   settleReplay,
   tagResponse,
+  ttlOf,
 } from './replay.js';
 import type { CacheState } from './state.js';
-import { traced } from './tracing.js';
+import { noteTimings, traced } from './tracing.js';
 import { NO_VARY, varyMatches } from './vary.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
@@ -49,8 +51,12 @@ const RETRY: unique symbol = Symbol('retry');
 /** The caching adapter of one instance (see "How a request flows" in docs/ARCHITECTURE.md). */
 export function createCachingAdapter(state: CacheState): AxiosAdapter {
   const { options } = state;
-  const cachingAdapter = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> =>
-    traced(config, () => answer(config));
+  const statusName = options.cacheStatus;
+  const cachingAdapter =
+    statusName === null
+      ? (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => traced(config, () => answer(config))
+      : (config: InternalAxiosRequestConfig): Promise<AxiosResponse> =>
+          traced(config, () => withCacheStatus(answer(config), statusName));
   const answer = async (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     let request = resolveRequestOptions((config as { cache?: unknown }).cache);
     const method = config.method ? config.method.toLowerCase() : 'get';
@@ -104,6 +110,8 @@ export function createCachingAdapter(state: CacheState): AxiosAdapter {
           status: 'hit',
           key: keys.entry,
           age: Math.max(0, now - entry.createdAt) / 1000,
+          source: 'l1',
+          ttl: ttlOf(entry.freshUntil, now),
         });
       }
     }
@@ -233,7 +241,8 @@ async function fromStoreOnly(
   conditional: HttpAsk | null,
 ): Promise<AxiosResponse> {
   const now = Date.now();
-  let entry = state.l1?.get(keys.entry, now) ?? (await readEntry(state, keys));
+  const local = state.l1?.get(keys.entry, now) ?? null;
+  let entry = local ?? (await readEntry(state, keys));
   if (entry && !fitsCaller(entry, entry.body.byteLength, config)) entry = null;
   const stale = entry !== null && !freshFor(entry, now, directives) && staleAccepted(entry, now, directives);
   if (!entry || !(stale || freshFor(entry, now, directives))) {
@@ -242,7 +251,8 @@ async function fromStoreOnly(
     const empty: Entry['bodyKind'] = 'empty';
     const head = { status: 504, statusText: 'Gateway Timeout', headers: {}, redirects: 0, finalUrl: '', vary: NO_VARY };
     const data = bytesToBody({ bodyKind: empty, body: new Uint8Array(0), blobType: '' });
-    return settleReplay(config, head, data ?? '', { status: 'miss', key: keys.entry, age: 0 }, undefined);
+    const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0, source: null, ttl: null };
+    return settleReplay(config, head, data ?? '', info, undefined);
   }
   if (stale) state.counters.staleHits++;
   else state.counters.hits++;
@@ -250,6 +260,8 @@ async function fromStoreOnly(
     status: stale ? 'stale' : 'hit',
     key: keys.entry,
     age: Math.max(0, now - entry.createdAt) / 1000,
+    source: local ? 'l1' : 'store',
+    ttl: ttlOf(entry.freshUntil, now),
   };
   if (conditional && notModified(conditional.ifNoneMatch, conditional.ifModifiedSince, entry.headers)) {
     const head = { ...entry, status: 304, statusText: 'Not Modified', headers: notModifiedHeaders(entry.headers) };
@@ -264,6 +276,15 @@ async function fromStoreOnly(
   return replayEntry(state, config, entry, info);
 }
 
+/** Where the body of each kind of outcome came from (`response.cache.source`). */
+const SOURCES = {
+  store: 'store',
+  stale: 'store',
+  fleet: 'fleet',
+  revalidated: 'upstream',
+  upstream: 'upstream',
+} as const;
+
 /** Methods that change nothing upstream (RFC 9110 §9.2.1); any other is unsafe. */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['get', 'head', 'options', 'trace']);
 
@@ -275,7 +296,7 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(['get', 'head', 'options', 'tr
  */
 async function unsafe(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
   state.counters.bypasses++;
-  const info: CacheInfo = { status: 'bypass', key: null, age: 0 };
+  const info: CacheInfo = { status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null };
   let response: AxiosResponse;
   try {
     response = await state.base(config);
@@ -293,7 +314,7 @@ async function unsafe(state: CacheState, config: InternalAxiosRequestConfig): Pr
 
 async function bypass(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
   state.counters.bypasses++;
-  return direct(state, config, { status: 'bypass', key: null, age: 0 });
+  return direct(state, config, { status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null });
 }
 
 /** A request the stored answer does not fit (its own limits): it goes upstream alone, as without the cache. */
@@ -303,7 +324,7 @@ async function passThrough(
   keys: RequestKeys,
 ): Promise<AxiosResponse> {
   state.counters.misses++;
-  return direct(state, config, { status: 'miss', key: keys.entry, age: 0 });
+  return direct(state, config, { status: 'miss', key: keys.entry, age: 0, source: 'upstream', ttl: null });
 }
 
 /** The base adapter's own answer or error, unchanged but for `response.cache`. */
@@ -360,7 +381,8 @@ function deliver(
   if (upstream && upstream.config === config) {
     // The caller whose config made the upstream call gets the adapter's own response (or rejection).
     counters.misses++;
-    const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0 };
+    const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0, source: 'upstream', ttl: null };
+    noteTimings(info, outcome.timings);
     if (upstream.rejection) {
       tagResponse(upstream.response, info);
       throw upstream.rejection;
@@ -397,7 +419,14 @@ function deliver(
       break;
   }
   const now = Date.now();
-  const info: CacheInfo = { status, key: keys.entry, age: Math.max(0, now - outcome.createdAt) / 1000 };
+  const info: CacheInfo = {
+    status,
+    key: keys.entry,
+    age: Math.max(0, now - outcome.createdAt) / 1000,
+    source: SOURCES[outcome.source],
+    ttl: outcome.freshUntil === undefined ? null : ttlOf(outcome.freshUntil, now),
+  };
+  noteTimings(info, outcome.timings);
   const data = outcome.body();
   reportDownload(config, data, outcome.head);
   if (upstream) return settleReplay(config, outcome.head, data, info, outcome.request);

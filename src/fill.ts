@@ -20,6 +20,7 @@ import type { ResolvedRequestOptions } from './options.js';
 import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';
 import type { CacheState } from './state.js';
+import { measuring, type Timings } from './tracing.js';
 import { asCallersOwn, callUpstream, conditionalConfig, responseHead, type UpstreamResult } from './upstream.js';
 import { varyMatches } from './vary.js';
 
@@ -28,12 +29,28 @@ import { varyMatches } from './vary.js';
  * process's fill (fleet coalescing), or from upstream (then stored). Never rejects: failures become an
  * `error` outcome. `flight` is the in-process flight this fill serves, or `null` when coalescing is off.
  */
-export async function fill(
+export function fill(
   state: CacheState,
   keys: RequestKeys,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
   flight: Flight<Outcome> | null,
+): Promise<Outcome> {
+  if (!measuring()) return fillOnce(state, keys, request, config, flight, undefined);
+  const timings: Timings = { storeMs: 0, leaseWaitMs: 0 };
+  return fillOnce(state, keys, request, config, flight, timings).then((outcome) => {
+    if (outcome.kind === 'response') outcome.timings = timings;
+    return outcome;
+  });
+}
+
+async function fillOnce(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+  flight: Flight<Outcome> | null,
+  timings: Timings | undefined,
 ): Promise<Outcome> {
   const { options } = state;
   // A stale entry that may answer instead of an upstream failure (stale-if-error), until this time.
@@ -47,11 +64,15 @@ export async function fill(
   if (!request.refresh) {
     let entry: Entry | null;
     if (flight && expectMiss(state, keys)) {
+      const started = timings ? performance.now() : 0;
       const read = await readOrLease(state, keys);
+      if (timings) timings.storeMs += performance.now() - started;
       entry = read.entry;
       if (read.lease) first = read.lease;
     } else {
+      const started = timings ? performance.now() : 0;
       entry = await readEntry(state, keys);
+      if (timings) timings.storeMs += performance.now() - started;
     }
     notePresence(state, keys, entry !== null);
     // Another variant (fetched with other values of the headers its answer varies on) is not this answer.
@@ -90,7 +111,9 @@ export async function fill(
       if (first && first.lease !== 'held' && first.lease !== 'uncacheable') void releaseFill(state, keys, first, false);
       return abandoned(config);
     }
+    const started = timings ? performance.now() : 0;
     const plan = await coordinateFill(state, keys, flight, config, first, request.directives);
+    if (timings) timings.leaseWaitMs += performance.now() - started;
     if (plan.kind === 'entry') {
       state.l1?.set(keys.entry, plan.entry, Date.now());
       return entryOutcome(plan.entry, 'fleet');

@@ -219,6 +219,14 @@ export interface CacheOptions {
    */
   keep?: number;
   /**
+   * Add an RFC 9211 `Cache-Status` header to every response that goes through the cache, naming this cache
+   * (`true`: `axios-redis-cache`; a string: that name), e.g. `axios-redis-cache; hit; ttl=42`,
+   * `axios-redis-cache; fwd=uri-miss; fwd-status=200`, `axios-redis-cache; fwd=stale; fwd-status=304` —
+   * for services that log headers or pass answers on. Appended to the upstream's own `Cache-Status`.
+   * @default false (responses are left as the upstream sent them)
+   */
+  cacheStatus?: boolean | string;
+  /**
    * Seconds between this instance's reports to the fleet-wide counters (one pipelined `HINCRBY` batch to
    * `<prefix>{stats}`, never per request; read with `getCacheStats(instance, { fleet: true })` or the CLI's
    * `stats`), or `false` for none. At least 0.1, at most an hour.
@@ -303,6 +311,8 @@ export interface ResolvedOptions {
   httpSemantics: boolean;
   fallbackTtlMs: number;
   keepMs: number;
+  /** The cache name of the `Cache-Status` member added to responses, or `null` when off. */
+  cacheStatus: string | null;
   /** Milliseconds between fleet counter reports, or `null` when off. */
   fleetStatsMs: number | null;
   varyHeaders: readonly string[];
@@ -389,6 +399,7 @@ export const DEFAULTS = {
   fallbackTtl: 0,
   keep: 600,
   fleetStats: 5,
+  cacheStatus: false,
   breaker: { failures: 5, cooldown: 250 },
 } as const;
 
@@ -417,6 +428,7 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'fallbackTtl',
   'keep',
   'fleetStats',
+  'cacheStatus',
   'breaker',
   'onError',
 ]);
@@ -452,6 +464,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     fallbackTtlMs: windowMs('fallbackTtl', o.fallbackTtl) ?? 0,
     keepMs: windowMs('keep', o.keep) ?? DEFAULTS.keep * 1000,
     fleetStatsMs: fleetStatsOption(o.fleetStats),
+    cacheStatus: cacheStatusOption(o.cacheStatus),
     varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
     allowSetCookie:
       o.allowSetCookie === undefined ? DEFAULTS.allowSetCookie : boolean('allowSetCookie', o.allowSetCookie),
@@ -536,6 +549,16 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
     allowSetCookie: o.allowSetCookie === undefined ? undefined : boolean('cache.allowSetCookie', o.allowSetCookie),
     httpSemantics: o.httpSemantics === undefined ? undefined : boolean('cache.httpSemantics', o.httpSemantics),
   };
+}
+
+function cacheStatusOption(value: unknown): string | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return 'axios-redis-cache';
+  // An RFC 8941 token: what a Cache-Status member's name may be without quoting.
+  if (typeof value !== 'string' || !/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(value)) {
+    throw new CacheOptionError('cacheStatus', value, 'true, false, or a cache name (a token, e.g. "api-cache")');
+  }
+  return value;
 }
 
 function fleetStatsOption(value: unknown): number | null {

@@ -1,6 +1,7 @@
 import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { bytesToBody, type Entry, type EntryMeta, type EntryPolicy } from './entry.js';
 import type { ResponseHead } from './replay.js';
+import type { Timings } from './tracing.js';
 
 /** The upstream call a fill made: whose config it ran with, and the adapter's own answer. */
 export interface UpstreamCall {
@@ -32,6 +33,10 @@ export type Outcome =
       meta?: EntryMeta | undefined;
       /** The stored answer's HTTP policy (entries only): an `Age` header is added under `httpSemantics`. */
       policy?: EntryPolicy;
+      /** Until when the stored answer is fresh (entries only). */
+      freshUntil?: number;
+      /** Time the fill spent in the store and waiting on the fleet's lease (only while traced). */
+      timings?: Timings;
       upstream?: UpstreamCall;
     }
   | {
@@ -53,6 +58,7 @@ export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet' |
     request: undefined,
     meta: entry.meta,
     policy: entry.policy,
+    freshUntil: entry.freshUntil,
   };
 }
 

@@ -17,6 +17,20 @@ export interface CacheInfo {
   key: string | null;
   /** Seconds since the upstream produced this answer (0 for a fresh upstream answer). */
   age: number;
+  /**
+   * Where the body came from: `l1` (this process's in-process layer), `store` (read from the store),
+   * `fleet` (stored meanwhile by another process's fill, waited for), `upstream` (an upstream call: this
+   * request's, a shared one, or a `304` that renewed the stored answer), or `null` (a `504` the cache made
+   * for `only-if-cached`).
+   */
+  source: 'l1' | 'store' | 'fleet' | 'upstream' | null;
+  /** Seconds of freshness left of a stored answer (negative when stale), or `null` for an upstream answer. */
+  ttl: number | null;
+}
+
+/** Seconds of freshness left, to the millisecond. */
+export function ttlOf(freshUntil: number, now: number): number {
+  return Math.round(freshUntil - now) / 1000;
 }
 
 /** The status line and headers of a response, shared by all callers (never mutated). */

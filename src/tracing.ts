@@ -17,6 +17,14 @@ export interface RequestTraceContext {
   key?: string | null;
   /** Seconds since the upstream produced the answer. */
   age?: number;
+  /** Where the body came from: `l1`, `store`, `fleet` (another process's fill), `upstream` (see `CacheInfo.source`). */
+  source?: CacheInfo['source'];
+  /** Seconds of freshness left of a stored answer (negative when stale), `null` for an upstream answer. */
+  ttl?: number | null;
+  /** Milliseconds the request's fill spent waiting for store reads (shared by the callers of one flight). */
+  storeMs?: number;
+  /** Milliseconds it waited for another process's fill (the fleet lease). */
+  leaseWaitMs?: number;
   /** The response (set by the channel at `asyncEnd`). */
   result?: AxiosResponse;
   /** The rejection (set by the channel at `error`). */
@@ -61,6 +69,25 @@ export interface BreakerMessage {
 const debug = debuglog('axios-redis-cache');
 const DEBUG = debug.enabled;
 
+/** Time a fill spent in the store and waiting for the fleet's lease. */
+export interface Timings {
+  storeMs: number;
+  leaseWaitMs: number;
+}
+
+/** Whether fills measure their {@link Timings}: only while someone traces or debug logging is on. */
+export function measuring(): boolean {
+  return DEBUG || requestChannel.hasSubscribers;
+}
+
+/** The timings behind each `response.cache` of a traced request (kept off the public object). */
+const TIMINGS = new WeakMap<CacheInfo, Timings>();
+
+/** Remember the timings of the fill behind an answer, for its trace and debug line. */
+export function noteTimings(info: CacheInfo, timings: Timings | undefined): void {
+  if (timings) TIMINGS.set(info, timings);
+}
+
 /** Run one request of the caching adapter, traced when someone listens (and as it is otherwise). */
 export function traced(config: InternalAxiosRequestConfig, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
   if (!requestChannel.hasSubscribers) return DEBUG ? logged(config, run) : run();
@@ -89,8 +116,10 @@ async function logged(config: InternalAxiosRequestConfig, run: () => Promise<Axi
     const label = info?.key
       ? info.key.slice(info.key.indexOf('}:') + 2).replace(/^[^:]*:/, '')
       : config.method?.toUpperCase();
+    const timings = info && TIMINGS.get(info);
+    const waited = timings ? ` store=${timings.storeMs.toFixed(2)}ms lease=${timings.leaseWaitMs.toFixed(2)}ms` : '';
     debug(
-      `${info?.status ?? 'error'} ${label}${info ? ` age=${info.age.toFixed(1)}s` : ''} ${ms}ms${failed ? ' (rejected)' : ''}`,
+      `${info?.status ?? 'error'} ${label}${info ? ` age=${info.age.toFixed(1)}s from=${info.source}` : ''}${waited} ${ms}ms${failed ? ' (rejected)' : ''}`,
     );
   };
   try {
@@ -108,4 +137,9 @@ function describe(context: RequestTraceContext, info: CacheInfo | undefined): vo
   context.status = info.status;
   context.key = info.key;
   context.age = info.age;
+  context.source = info.source;
+  context.ttl = info.ttl;
+  const timings = TIMINGS.get(info);
+  context.storeMs = timings?.storeMs ?? 0;
+  context.leaseWaitMs = timings?.leaseWaitMs ?? 0;
 }

@@ -96,7 +96,7 @@ describe('per-request options', () => {
   it('cache: false neither reads nor writes', async () => {
     const first = await api.get('/bypass');
     const bypassed = await api.get('/bypass', { cache: false });
-    expect(bypassed.cache).toEqual({ status: 'bypass', key: null, age: 0 });
+    expect(bypassed.cache).toEqual({ status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null });
     expect(upstream.calls('/bypass')).toBe(2);
     const stillCached = await api.get('/bypass');
     expect(stillCached.cache?.status).toBe('hit');

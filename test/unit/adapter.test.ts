@@ -135,12 +135,19 @@ describe('miss, hit and response.cache', () => {
     const { api, upstream } = cachedApi();
 
     const miss = await api.get('/a');
-    expect(miss.cache).toEqual({ status: 'miss', key: expect.stringMatching(/^axios-cache:\{/), age: 0 });
+    expect(miss.cache).toEqual({
+      status: 'miss',
+      key: expect.stringMatching(/^axios-cache:\{/),
+      age: 0,
+      source: 'upstream',
+      ttl: null,
+    });
     expect(miss.data).toEqual({ url: '/a', call: 1 });
 
     vi.setSystemTime(start + 1_500);
     const hit = await api.get('/a');
-    expect(hit.cache).toEqual({ status: 'hit', key: miss.cache?.key, age: 1.5 });
+    // ttl 60 (the default), 1.5 s of it gone.
+    expect(hit.cache).toEqual({ status: 'hit', key: miss.cache?.key, age: 1.5, source: 'store', ttl: 58.5 });
     expect(hit.data).toEqual({ url: '/a', call: 1 });
     expect(hit.status).toBe(200);
     expect(hit.statusText).toBe('OK');
@@ -195,7 +202,7 @@ describe('bypass and refresh', () => {
     const store = getCacheStore(api) as MemoryStore;
     const first = await api.get('/t', { cache: false });
     const second = await api.get('/t', { cache: false });
-    expect(first.cache).toEqual({ status: 'bypass', key: null, age: 0 });
+    expect(first.cache).toEqual({ status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null });
     expect(second.cache?.status).toBe('bypass');
     expect(second.data.call).toBe(2);
     expect(store.size).toBe(0);

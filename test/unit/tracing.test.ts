@@ -45,6 +45,50 @@ function api() {
 }
 
 describe('the axios-redis-cache:request tracing channel', () => {
+  it('says where each answer came from, its freshness left, and the time spent in the store', async () => {
+    channel.subscribe(handlers);
+    const store = new MemoryStore();
+    // A store that takes 5 ms to answer a read: the trace shows the wait.
+    const slow: CacheStore = {
+      ...Object.fromEntries(
+        ['set', 'delete', 'deleteIndexed', 'deleteMatching'].map((m) => [m, (store as never)[m].bind(store)]),
+      ),
+      get: async (key: string) => {
+        await new Promise((r) => setTimeout(r, 5));
+        return store.get(key);
+      },
+    } as CacheStore;
+    const adapter: AxiosAdapter = async (config) => ({
+      data: 'x',
+      status: 200,
+      statusText: 'OK',
+      headers: new AxiosHeaders(),
+      config,
+      request: {},
+    });
+    const cached = withCache(axios.create({ baseURL: 'http://api.test', adapter }), { store: slow, ttl: 30, l1: {} });
+    await cached.get('/t'); // miss
+    await cached.get('/t'); // hit from l1 (stored there by the miss's write)
+    await cached.get('/t', { cache: { refresh: true } }); // miss again
+    await new Promise((r) => setTimeout(r, 1100)); // past l1's own ttl (1 s)
+    await cached.get('/t'); // hit from the store
+    const ends = seen.filter((s) => s.event === 'asyncEnd').map((s) => s.context);
+    expect(ends.map((c) => [c.status, c.source])).toEqual([
+      ['miss', 'upstream'],
+      ['hit', 'l1'],
+      ['miss', 'upstream'],
+      ['hit', 'store'],
+    ]);
+    expect(ends[0]?.ttl).toBeNull();
+    expect(ends[3]?.ttl).toBeGreaterThan(27);
+    expect(ends[3]?.ttl).toBeLessThanOrEqual(30);
+    expect(ends[3]?.storeMs).toBeGreaterThanOrEqual(4);
+    expect(ends[1]?.storeMs).toBe(0);
+    // No lease to wait for on a MemoryStore: never anything like lockWait.
+    for (const c of ends) expect(c.leaseWaitMs).toBeGreaterThanOrEqual(0);
+    for (const c of ends) expect(c.leaseWaitMs).toBeLessThan(1000);
+  });
+
   it('traces every request, with its outcome by asyncEnd', async () => {
     channel.subscribe(handlers);
     const cached = api();
