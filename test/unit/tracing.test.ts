@@ -50,14 +50,15 @@ describe('the axios-redis-cache:request tracing channel', () => {
     const store = new MemoryStore();
     // A store that takes 5 ms to answer a read: the trace shows the wait.
     const slow: CacheStore = {
-      ...Object.fromEntries(
-        ['set', 'delete', 'deleteIndexed', 'deleteMatching'].map((m) => [m, (store as never)[m].bind(store)]),
-      ),
+      set: store.set.bind(store),
+      delete: store.delete.bind(store),
+      deleteIndexed: store.deleteIndexed.bind(store),
+      deleteMatching: store.deleteMatching.bind(store),
       get: async (key: string) => {
         await new Promise((r) => setTimeout(r, 5));
         return store.get(key);
       },
-    } as CacheStore;
+    };
     const adapter: AxiosAdapter = async (config) => ({
       data: 'x',
       status: 200,
