@@ -30,6 +30,7 @@ function table(rows: string[][]): string {
 }
 
 export function formatList(entries: readonly EntrySummary[], more: boolean): string {
+  if (entries.length === 0) return 'no entries';
   const rows = [['METHOD', 'URL', 'STATUS', 'SIZE', 'AGE', 'FRESH FOR', 'MODE', 'TAGS']];
   for (const e of entries) {
     rows.push([
