@@ -5,7 +5,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeCache, getCacheStats, withCache } from '../../src/index.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
-import { startCluster, type TestCluster } from '../helpers/topologies.js';
+import { startCluster, startSentinel, type TestCluster, type TestSentinel } from '../helpers/topologies.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 /**
@@ -215,5 +215,43 @@ describe('axios-redis-cache CLI on a Redis Cluster', () => {
     expect(stats.counters.misses).toBe(12);
     expect(stats.entries).toBe(12);
     expect((await cli(['evict', ...opts, `${servers.upstream.url}/keys/*`])).stdout).toMatch(/evicted 12 entries/);
+  }, 60_000);
+});
+
+describe('axios-redis-cache CLI through Sentinel', () => {
+  let sentinel: TestSentinel;
+  beforeAll(async () => {
+    sentinel = await startSentinel();
+  }, 60_000);
+  afterAll(async () => {
+    await sentinel?.stop();
+  });
+
+  it('finds the master through the sentinel, lists and evicts', async () => {
+    servers.upstream.handle(taggedAnswers);
+    const client = sentinel.client();
+    const prefix = 'cli-sentinel:';
+    const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
+      store: client,
+      prefix,
+      fleetStats: false,
+    });
+    await api.get('/keys/s1');
+    await closeCache(api);
+    client.disconnect();
+    const opts = [
+      '--sentinel',
+      `127.0.0.1:${sentinel.sentinelPort}`,
+      '--name',
+      sentinel.masterName,
+      '--prefix',
+      prefix,
+    ];
+    const listed = JSON.parse((await cli(['ls', ...opts, '--json'])).stdout);
+    expect(listed.entries.map((e: { url: string }) => e.url)).toEqual([`${servers.upstream.url}/keys/s1`]);
+    expect((await cli(['evict', ...opts, `${servers.upstream.url}/keys/s1`])).code).toBe(0);
+    const missing = await cli(['ls', '--sentinel', `127.0.0.1:${sentinel.sentinelPort}`, '--prefix', prefix]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--sentinel needs --name/);
   }, 60_000);
 });
