@@ -2,11 +2,10 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // The library, its OpenTelemetry entry point (`axios-redis-cache/otel`), and the operator CLI
-  // (`npx axios-redis-cache`: `dist/cli.js`). Split into shared chunks, in both formats: the entry points
-  // share one module state (`getCacheStats` in `otel` sees the instances `withCache` made).
+  // (`npx axios-redis-cache`: `dist/cli.js`). The entry points share the cached instances' state through a
+  // process-wide registry (see `with-cache.ts`), whichever build loaded them.
   entry: { index: 'src/index.ts', otel: 'src/otel/index.ts', cli: 'src/cli/main.ts' },
   format: ['esm', 'cjs'],
-  splitting: true,
   dts: { entry: { index: 'src/index.ts', otel: 'src/otel/index.ts' } },
   sourcemap: true,
   clean: true,

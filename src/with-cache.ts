@@ -13,7 +13,15 @@ import { StoreGuard } from './store-guard.js';
 import type { CacheStore } from './stores/types.js';
 import type { CachedAxiosInstance } from './types.js';
 
-const states = new WeakMap<object, CacheState>();
+/**
+ * The cache state of every cached instance, kept in one registry per process (a global symbol), so that
+ * every copy of this library loaded in it — the ESM and the CommonJS builds, the `otel` entry point —
+ * sees the instances any of them made: `getCacheStats`, `evict`, `closeCache` work across them.
+ */
+const STATES_KEY = Symbol.for('axios-redis-cache.states');
+const registry = globalThis as typeof globalThis & { [STATES_KEY]?: WeakMap<object, CacheState> };
+registry[STATES_KEY] ??= new WeakMap<object, CacheState>();
+const states: WeakMap<object, CacheState> = registry[STATES_KEY];
 
 /**
  * Give an axios instance a transparent response cache. Resolves the instance's own adapter once, installs

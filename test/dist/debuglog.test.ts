@@ -30,9 +30,9 @@ describe('NODE_DEBUG=axios-redis-cache', () => {
     const lines = (await stderrWith({ NODE_DEBUG: 'axios-redis-cache' })).trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(
-      /^AXIOS-REDIS-CACHE \d+: miss GET https:\/\/keys\.internal\/domains\/example\.com\/dkim age=\S+ \S+ms$/,
+      /^AXIOS-REDIS-CACHE \d+: miss GET https:\/\/keys\.internal\/domains\/example\.com\/dkim age=\S+ from=upstream store=\S+ms lease=\S+ms \S+ms$/,
     );
-    expect(lines[1]).toMatch(/: hit GET https:\/\/keys\.internal\/domains\/example\.com\/dkim /);
+    expect(lines[1]).toMatch(/: hit GET https:\/\/keys\.internal\/domains\/example\.com\/dkim age=\S+ from=store /);
     expect(lines[2]).toMatch(/: bypass GET /);
     for (const line of lines) {
       expect(line).not.toContain('secret');

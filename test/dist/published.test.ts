@@ -96,3 +96,17 @@ describe.each(builds)('the %s build', (_, lib, axios) => {
     expect([cached.name, cached.code, cached.message]).toEqual([plain.name, plain.code, plain.message]);
   });
 });
+
+describe('one registry of cached instances per process', () => {
+  it('the CJS build and the otel entry point see an instance the ESM build made, and the other way round', async () => {
+    const esm = builds[0]?.[1] as typeof Library;
+    const cjs = builds[1]?.[1] as typeof Library;
+    const viaEsm = esm.withCache((builds[0]?.[2] as AxiosStatic).create(), { fleetStats: false });
+    const viaCjs = cjs.withCache((builds[1]?.[2] as AxiosStatic).create(), { fleetStats: false });
+    expect(cjs.getCacheStats(viaEsm).hits).toBe(0);
+    expect(esm.getCacheStats(viaCjs).hits).toBe(0);
+    const otel = require('../../dist/otel.cjs') as typeof import('../../src/otel/index.js');
+    const stop = otel.instrumentCache({ instances: [{ instance: viaEsm }] });
+    stop();
+  });
+});
