@@ -99,10 +99,12 @@ describe.each(builds)('the %s build', (_, lib, axios) => {
 
 describe('one registry of cached instances per process', () => {
   it('the CJS build and the otel entry point see an instance the ESM build made, and the other way round', async () => {
-    const esm = builds[0]?.[1] as typeof Library;
-    const cjs = builds[1]?.[1] as typeof Library;
-    const viaEsm = esm.withCache((builds[0]?.[2] as AxiosStatic).create(), { fleetStats: false });
-    const viaCjs = cjs.withCache((builds[1]?.[2] as AxiosStatic).create(), { fleetStats: false });
+    const [[, esm, esmAxios], [, cjs, cjsAxios]] = builds as [
+      [string, typeof Library, AxiosStatic],
+      [string, typeof Library, AxiosStatic],
+    ];
+    const viaEsm = esm.withCache(esmAxios.create(), { fleetStats: false });
+    const viaCjs = cjs.withCache(cjsAxios.create(), { fleetStats: false });
     expect(cjs.getCacheStats(viaEsm).hits).toBe(0);
     expect(esm.getCacheStats(viaCjs).hits).toBe(0);
     const otel = require('../../dist/otel.cjs') as typeof import('../../src/otel/index.js');
