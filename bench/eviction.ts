@@ -7,10 +7,10 @@
 import { writeFileSync } from 'node:fs';
 import axios from 'axios';
 import type { Cluster, Redis } from 'ioredis';
-import { encodeEntry, TTL_POLICY } from '../src/entry.js';
+import { encodeEntry, TTL_POLICY } from '../src/entries/entry.js';
+import { requestKeys, tagIndexKey } from '../src/entries/key.js';
+import { NO_VARY } from '../src/entries/vary.js';
 import { clearCache, evictTags, RedisStore, withCache } from '../src/index.js';
-import { requestKeys, tagIndexKey } from '../src/key.js';
-import { NO_VARY } from '../src/vary.js';
 import { ready, startRedis } from '../test/helpers/redis-server.js';
 import { startCluster } from '../test/helpers/topologies.js';
 

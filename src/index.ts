@@ -10,9 +10,20 @@ export {
   CacheStoreTimeoutError,
   CacheStoreUnavailableError,
   type StoreOperation,
-} from './errors.js';
-export { clearCache, evict, evictTags } from './evict.js';
-export type { FleetCacheStats, InstanceReport } from './fleet-stats.js';
+} from './api/errors.js';
+export { clearCache, evict, evictTags } from './api/evict.js';
+export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './api/types.js';
+export { closeCache, getCacheStats, getCacheStore, withCache } from './api/with-cache.js';
+export type { FleetCacheStats, InstanceReport } from './fleet/counters.js';
+export type { CacheStats } from './observe/stats.js';
+export {
+  type BreakerMessage,
+  breakerChannel,
+  type RequestTraceContext,
+  requestChannel,
+  type StoreErrorMessage,
+  storeErrorChannel,
+} from './observe/tracing.js';
 export {
   type EntryDetails,
   type EntrySummary,
@@ -29,9 +40,8 @@ export {
   LIMITS,
   type RequestCacheOptions,
   type StatusFilter,
-} from './options.js';
-export type { CacheInfo } from './replay.js';
-export type { CacheStats } from './stats.js';
+} from './options/options.js';
+export type { CacheInfo } from './request/replay.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
 export {
@@ -43,13 +53,3 @@ export {
   UNCACHEABLE_MARKER,
   UnexpectedReplyError,
 } from './stores/types.js';
-export {
-  type BreakerMessage,
-  breakerChannel,
-  type RequestTraceContext,
-  requestChannel,
-  type StoreErrorMessage,
-  storeErrorChannel,
-} from './tracing.js';
-export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './types.js';
-export { closeCache, getCacheStats, getCacheStore, withCache } from './with-cache.js';

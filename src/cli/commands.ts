@@ -1,13 +1,13 @@
 import { createInterface } from 'node:readline/promises';
 import axios from 'axios';
 import type { Cluster, Redis } from 'ioredis';
-import { clearCache, evict, evictTags } from '../evict.js';
-import { readFleetStats } from '../fleet-stats.js';
-import { DROP_ALL, invalidationChannel } from '../invalidation.js';
+import { clearCache, evict, evictTags } from '../api/evict.js';
+import { closeCache, withCache } from '../api/with-cache.js';
+import { readFleetStats } from '../fleet/counters.js';
+import { DROP_ALL, invalidationChannel } from '../local/invalidation.js';
 import { inspectEntry, listEntries } from '../operate/entries.js';
 import { escapeGlob } from '../stores/glob.js';
 import { RedisStore } from '../stores/redis.js';
-import { closeCache, withCache } from '../with-cache.js';
 import { CliError } from './connect.js';
 import { formatDetails, formatList, formatStats, type StatsView } from './format.js';
 

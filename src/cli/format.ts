@@ -1,4 +1,4 @@
-import type { FleetCacheStats } from '../fleet-stats.js';
+import type { FleetCacheStats } from '../fleet/counters.js';
 import type { EntryDetails, EntrySummary } from '../operate/entries.js';
 
 /** Human-readable output of the CLI's commands (`--json` prints the objects instead). */

@@ -1,4 +1,4 @@
-import type { Entry } from '../entry.js';
+import type { Entry } from '../entries/entry.js';
 import type { RequestDirectives } from './request-directives.js';
 
 /** What reuse decisions read of an entry. */

@@ -1,5 +1,5 @@
-import { decodeEntry, type Entry } from '../entry.js';
-import { entryPattern } from '../key.js';
+import { decodeEntry, type Entry } from '../entries/entry.js';
+import { entryPattern } from '../entries/key.js';
 import { escapeGlob } from '../stores/glob.js';
 import { type IORedisClient, isIORedisClient, RedisStore } from '../stores/redis.js';
 import type { CacheStore } from '../stores/types.js';

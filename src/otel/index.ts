@@ -8,8 +8,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { type Attributes, type Meter, metrics } from '@opentelemetry/api';
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
-import type { CacheError } from '../errors.js';
-import type { CacheStats } from '../stats.js';
+import type { CacheError } from '../api/errors.js';
+import type { CachedAxiosInstance } from '../api/types.js';
+import { getCacheStats } from '../api/with-cache.js';
+import type { CacheStats } from '../observe/stats.js';
 import {
   type BreakerMessage,
   breakerChannel,
@@ -17,9 +19,7 @@ import {
   requestChannel,
   type StoreErrorMessage,
   storeErrorChannel,
-} from '../tracing.js';
-import type { CachedAxiosInstance } from '../types.js';
-import { getCacheStats } from '../with-cache.js';
+} from '../observe/tracing.js';
 
 export interface CacheMetricsOptions {
   /** Where the instruments are created. @default `metrics.getMeter('axios-redis-cache')` (the global provider) */

@@ -1,4 +1,4 @@
-import { CacheOptionError } from '../errors.js';
+import { CacheOptionError } from '../api/errors.js';
 import { globToRegExp } from './glob.js';
 import type { CacheStore, StatsReport } from './types.js';
 

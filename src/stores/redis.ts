@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { CacheOptionError } from '../errors.js';
+import { CacheOptionError } from '../api/errors.js';
 import { Capabilities } from './capabilities.js';
 import { ReadBatch } from './read-batch.js';
 import {

@@ -1,8 +1,8 @@
 import axios, { AxiosError } from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tagIndexKey } from '../../src/entries/key.js';
 import { type CachedAxiosInstance, clearCache, evict, evictTags, getCacheStats, withCache } from '../../src/index.js';
-import { tagIndexKey } from '../../src/key.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -1,7 +1,8 @@
 import axios, { type AxiosResponse } from 'axios';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEntry, TTL_POLICY } from '../../src/entry.js';
+import { encodeEntry, TTL_POLICY } from '../../src/entries/entry.js';
+import { NO_VARY } from '../../src/entries/vary.js';
 import {
   type CacheError,
   CacheOptionError,
@@ -10,7 +11,6 @@ import {
   type RequestCacheOptions,
   withCache,
 } from '../../src/index.js';
-import { NO_VARY } from '../../src/vary.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { bulkReply, startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';

@@ -9,7 +9,7 @@ import axios, {
 } from 'axios';
 import MockAdapter from 'axios-mock-adapter';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeEntry, encodeEntry } from '../../src/entry.js';
+import { decodeEntry, encodeEntry } from '../../src/entries/entry.js';
 import {
   type CachedResponse,
   CacheEntryError,

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { AxiosHeaders } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/checksum.js';
+import { crc32 } from '../../src/entries/checksum.js';
 import {
   bodyToBytes,
   bytesToBody,
@@ -12,7 +12,7 @@ import {
   plainHeaders,
   storableHeaders,
   TTL_POLICY,
-} from '../../src/entry.js';
+} from '../../src/entries/entry.js';
 import { CacheEntryError } from '../../src/index.js';
 
 /** The key the test entries are stored under, and its readable label. */

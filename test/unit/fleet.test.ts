@@ -7,8 +7,8 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { decodeEntry } from '../../src/entry.js';
-import { UNCACHEABLE_MARKER_MS } from '../../src/fleet.js';
+import { decodeEntry } from '../../src/entries/entry.js';
+import { UNCACHEABLE_MARKER_MS } from '../../src/fleet/lease.js';
 import {
   type CachedAxiosInstance,
   type CacheError,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosHeaders, type AxiosRequestConfig } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, fullPath, type RequestKeys, requestKeys, tagIndexKey } from '../../src/key.js';
+import { canonicalJson, fullPath, type RequestKeys, requestKeys, tagIndexKey } from '../../src/entries/key.js';
 
 const PREFIX = 'test:';
 const VARY = ['authorization', 'cookie'];

@@ -1,7 +1,7 @@
 import axios, { type AxiosAdapter, AxiosHeaders } from 'axios';
 import MockAdapter from 'axios-mock-adapter';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry } from '../../src/entry.js';
+import { decodeEntry } from '../../src/entries/entry.js';
 import {
   CacheAlreadyInstalledError,
   CacheNotInstalledError,

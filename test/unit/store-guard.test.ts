@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newCounters } from '../../src/stats.js';
-import { FAILED, QUEUED_WAIT_FACTOR, STALL_FACTOR, StoreGuard } from '../../src/store-guard.js';
+import { newCounters } from '../../src/observe/stats.js';
+import { FAILED, QUEUED_WAIT_FACTOR, STALL_FACTOR, StoreGuard } from '../../src/stores/guard.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { CacheStore } from '../../src/stores/types.js';
 

@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
-import type { RequestCacheOptions } from './options.js';
-import type { CacheInfo } from './replay.js';
+import type { RequestCacheOptions } from '../options/options.js';
+import type { CacheInfo } from '../request/replay.js';
 
 /**
  * Module augmentation: `cache` type-checks on every request config axios users touch (`AxiosRequestConfig`,

@@ -1,7 +1,7 @@
 import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } from 'axios';
-import { type Flight, takeOwner } from './coalesce.js';
-import type { Entry } from './entry.js';
-import { plainHeaders, storableHeaders } from './entry.js';
+import type { CacheState } from '../api/state.js';
+import type { Entry } from '../entries/entry.js';
+import { plainHeaders, storableHeaders } from '../entries/entry.js';
 import {
   expectMiss,
   followsHttp,
@@ -11,18 +11,25 @@ import {
   staleWindows,
   writeEntry,
   writeRenewed,
-} from './entry-store.js';
-import { coordinateFill, type HeldLease, keepLease, type LeaseAnswer, readOrLease, releaseFill } from './fleet.js';
-import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from './http/conditional.js';
-import { freshFor, staleAccepted } from './http/reuse.js';
-import type { RequestKeys } from './key.js';
-import type { ResolvedRequestOptions } from './options.js';
+} from '../entries/entry-store.js';
+import type { RequestKeys } from '../entries/key.js';
+import { varyMatches } from '../entries/vary.js';
+import {
+  coordinateFill,
+  type HeldLease,
+  keepLease,
+  type LeaseAnswer,
+  readOrLease,
+  releaseFill,
+} from '../fleet/lease.js';
+import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
+import { freshFor, staleAccepted } from '../http/reuse.js';
+import { measuring, type Timings } from '../observe/tracing.js';
+import type { ResolvedRequestOptions } from '../options/options.js';
+import { type Flight, takeOwner } from './coalesce.js';
 import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';
-import type { CacheState } from './state.js';
-import { measuring, type Timings } from './tracing.js';
 import { asCallersOwn, callUpstream, conditionalConfig, responseHead, type UpstreamResult } from './upstream.js';
-import { varyMatches } from './vary.js';
 
 /**
  * Produce the answer to a request: from the store (fresh, or stale within a window), from another

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { CACHING_ADAPTER, createCachingAdapter } from './adapter.js';
-import { FlightMap } from './coalesce.js';
+import { type FleetCacheStats, readFleetStats, report, startReporting, stopReporting } from '../fleet/counters.js';
+import { invalidationChannel, receiveInvalidation } from '../local/invalidation.js';
+import { LocalLayer } from '../local/l1.js';
+import { type CacheStats, newCounters } from '../observe/stats.js';
+import { type CacheOptions, resolveOptions } from '../options/options.js';
+import { CACHING_ADAPTER, createCachingAdapter } from '../request/adapter.js';
+import { FlightMap } from '../request/coalesce.js';
+import { StoreGuard } from '../stores/guard.js';
+import type { CacheStore } from '../stores/types.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError, CacheStoreError } from './errors.js';
-import { type FleetCacheStats, readFleetStats, report, startReporting, stopReporting } from './fleet-stats.js';
-import { invalidationChannel, receiveInvalidation } from './invalidation.js';
-import { LocalLayer } from './l1.js';
-import { type CacheOptions, resolveOptions } from './options.js';
 import type { CacheState } from './state.js';
-import { type CacheStats, newCounters } from './stats.js';
-import { StoreGuard } from './store-guard.js';
-import type { CacheStore } from './stores/types.js';
 import type { CachedAxiosInstance } from './types.js';
 
 /**

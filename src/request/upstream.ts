@@ -1,8 +1,8 @@
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { plainHeaders, storableHeaders } from './entry.js';
+import type { CacheState } from '../api/state.js';
+import { plainHeaders, storableHeaders } from '../entries/entry.js';
+import { NO_VARY, varyFingerprint, varyNames } from '../entries/vary.js';
 import type { ResponseHead } from './replay.js';
-import type { CacheState } from './state.js';
-import { NO_VARY, varyFingerprint, varyNames } from './vary.js';
 
 /**
  * The upstream's answer (any status; `rejection` is the adapter's own error when `validateStatus` refused

@@ -1,8 +1,8 @@
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { plainHeaders } from './entry.js';
-import { announce } from './invalidation.js';
-import { requestKeys, wireUrl } from './key.js';
-import type { CacheState } from './state.js';
+import type { CacheState } from '../api/state.js';
+import { plainHeaders } from '../entries/entry.js';
+import { requestKeys, wireUrl } from '../entries/key.js';
+import { announce } from '../local/invalidation.js';
 
 /** The safe methods whose stored answers an unsafe request makes stale. */
 const READ_METHODS = ['get', 'head'] as const;

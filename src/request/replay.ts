@@ -1,6 +1,6 @@
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import type { EntryMeta } from './entry.js';
-import { type VarySpec, varyMatches } from './vary.js';
+import type { EntryMeta } from '../entries/entry.js';
+import { type VarySpec, varyMatches } from '../entries/vary.js';
 
 /** What a response says about the cache: `response.cache`. */
 export interface CacheInfo {

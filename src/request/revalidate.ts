@@ -1,12 +1,12 @@
 import type { InternalAxiosRequestConfig } from 'axios';
-import { type Entry, plainHeaders, storableHeaders } from './entry.js';
-import { readEntry, renewEntry, writeEntry, writeRenewed } from './entry-store.js';
+import type { CacheState } from '../api/state.js';
+import { type Entry, plainHeaders, storableHeaders } from '../entries/entry.js';
+import { readEntry, renewEntry, writeEntry, writeRenewed } from '../entries/entry-store.js';
+import type { RequestKeys } from '../entries/key.js';
+import { keepLease, leasesUsable, leaseToken } from '../fleet/lease.js';
+import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
+import type { ResolvedRequestOptions } from '../options/options.js';
 import { unkeyedAuthorization } from './fill.js';
-import { keepLease, leasesUsable, leaseToken } from './fleet.js';
-import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from './http/conditional.js';
-import type { RequestKeys } from './key.js';
-import type { ResolvedRequestOptions } from './options.js';
-import type { CacheState } from './state.js';
 import { callUpstream, conditionalConfig, detachedConfig, responseHead } from './upstream.js';
 
 /**

@@ -1,12 +1,12 @@
 import type { AxiosAdapter } from 'axios';
-import type { FlightMap } from './coalesce.js';
-import type { EntryMeta } from './entry.js';
-import type { LocalLayer } from './l1.js';
-import type { ResolvedOptions } from './options.js';
-import type { Outcome } from './outcome.js';
-import type { Counters } from './stats.js';
-import type { StoreGuard } from './store-guard.js';
-import type { Subscription } from './stores/types.js';
+import type { EntryMeta } from '../entries/entry.js';
+import type { LocalLayer } from '../local/l1.js';
+import type { Counters } from '../observe/stats.js';
+import type { ResolvedOptions } from '../options/options.js';
+import type { FlightMap } from '../request/coalesce.js';
+import type { Outcome } from '../request/outcome.js';
+import type { StoreGuard } from '../stores/guard.js';
+import type { Subscription } from '../stores/types.js';
 
 /** Everything one cached instance holds. */
 export interface CacheState {

@@ -1,9 +1,9 @@
-import type { CacheError } from './errors.js';
-import { CacheOptionError } from './errors.js';
-import type { RequestDirectives } from './http/request-directives.js';
-import { MemoryStore } from './stores/memory.js';
-import { type IORedisClient, isIORedisClient, RedisStore } from './stores/redis.js';
-import type { CacheStore } from './stores/types.js';
+import type { CacheError } from '../api/errors.js';
+import { CacheOptionError } from '../api/errors.js';
+import type { RequestDirectives } from '../http/request-directives.js';
+import { MemoryStore } from '../stores/memory.js';
+import { type IORedisClient, isIORedisClient, RedisStore } from '../stores/redis.js';
+import type { CacheStore } from '../stores/types.js';
 
 /** Context passed to `onError` with every swallowed store or entry error. */
 export interface CacheErrorContext {

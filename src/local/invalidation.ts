@@ -1,4 +1,4 @@
-import type { CacheState } from './state.js';
+import type { CacheState } from '../api/state.js';
 
 /**
  * Messages are `<instance id>\n<keys>`: the entry keys that changed, one per line (a line `^<prefix>`

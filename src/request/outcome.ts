@@ -1,7 +1,7 @@
 import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import { bytesToBody, type Entry, type EntryMeta, type EntryPolicy } from './entry.js';
+import { bytesToBody, type Entry, type EntryMeta, type EntryPolicy } from '../entries/entry.js';
+import type { Timings } from '../observe/tracing.js';
 import type { ResponseHead } from './replay.js';
-import type { Timings } from './tracing.js';
 
 /** The upstream call a fill made: whose config it ran with, and the adapter's own answer. */
 export interface UpstreamCall {

@@ -1,16 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import { Breaker } from './breaker.js';
 import {
   type CacheError,
   CacheStoreError,
   CacheStoreTimeoutError,
   CacheStoreUnavailableError,
   type StoreOperation,
-} from './errors.js';
-import type { CacheErrorContext, ResolvedOptions } from './options.js';
-import type { Counters } from './stats.js';
-import type { CacheStore } from './stores/types.js';
-import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from './tracing.js';
+} from '../api/errors.js';
+import type { Counters } from '../observe/stats.js';
+import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from '../observe/tracing.js';
+import type { CacheErrorContext, ResolvedOptions } from '../options/options.js';
+import { Breaker } from './breaker.js';
+import type { CacheStore } from './types.js';
 
 /**
  * How many times `storeTimeout` of wall-clock time a call may wait while the store answers nothing at all,

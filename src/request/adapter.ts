@@ -1,15 +1,18 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { CacheState } from '../api/state.js';
+import { bytesToBody, type Entry } from '../entries/entry.js';
+import { readEntry } from '../entries/entry-store.js';
+import { type RequestKeys, requestKeys } from '../entries/key.js';
+import { NO_VARY, varyMatches } from '../entries/vary.js';
+import { notModified, notModifiedHeaders } from '../http/conditional.js';
+import { type RequestDirectives, requestDirectives } from '../http/request-directives.js';
+import { ageHeader, freshFor, staleAccepted } from '../http/reuse.js';
+import { noteTimings, traced } from '../observe/tracing.js';
+import { type ResolvedRequestOptions, resolveRequestOptions } from '../options/options.js';
 import { withCacheStatus } from './cache-status.js';
 import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
-import { bytesToBody, type Entry } from './entry.js';
-import { readEntry } from './entry-store.js';
 import { callersOwnFailure, fill } from './fill.js';
-import { notModified, notModifiedHeaders } from './http/conditional.js';
-import { type RequestDirectives, requestDirectives } from './http/request-directives.js';
-import { ageHeader, freshFor, staleAccepted } from './http/reuse.js';
 import { invalidateAfterUnsafe } from './invalidate-unsafe.js';
-import { type RequestKeys, requestKeys } from './key.js';
-import { type ResolvedRequestOptions, resolveRequestOptions } from './options.js';
 import type { Outcome } from './outcome.js';
 import {
   type CacheInfo,
@@ -22,9 +25,6 @@ import {
   tagResponse,
   ttlOf,
 } from './replay.js';
-import type { CacheState } from './state.js';
-import { noteTimings, traced } from './tracing.js';
-import { NO_VARY, varyMatches } from './vary.js';
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
 const UNCACHED_RESPONSE_TYPES: ReadonlySet<unknown> = new Set(['stream', 'document', 'formdata']);

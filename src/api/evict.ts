@@ -1,10 +1,10 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
+import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from '../entries/key.js';
+import { announce, DROP_ALL } from '../local/invalidation.js';
+import { resolveRequestOptions } from '../options/options.js';
+import { escapeGlob } from '../stores/glob.js';
 import { CacheOptionError, CacheStoreError, CacheStoreTimeoutError, type StoreOperation } from './errors.js';
-import { announce, DROP_ALL } from './invalidation.js';
-import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from './key.js';
-import { resolveRequestOptions } from './options.js';
 import type { CacheState } from './state.js';
-import { escapeGlob } from './stores/glob.js';
 import type { CachedAxiosInstance, CachedRequestConfig } from './types.js';
 import { cacheStateOf } from './with-cache.js';
 

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { InternalAxiosRequestConfig } from 'axios';
-import type { Flight } from './coalesce.js';
-import type { Entry } from './entry.js';
-import { decodeOrReport, readEntry } from './entry-store.js';
-import type { RequestDirectives } from './http/request-directives.js';
-import { freshFor } from './http/reuse.js';
-import type { RequestKeys } from './key.js';
-import type { Outcome } from './outcome.js';
-import type { CacheState } from './state.js';
-import { FAILED, type Failed } from './store-guard.js';
-import type { LeaseState } from './stores/types.js';
-import { varyMatches } from './vary.js';
+import type { CacheState } from '../api/state.js';
+import type { Entry } from '../entries/entry.js';
+import { decodeOrReport, readEntry } from '../entries/entry-store.js';
+import type { RequestKeys } from '../entries/key.js';
+import { varyMatches } from '../entries/vary.js';
+import type { RequestDirectives } from '../http/request-directives.js';
+import { freshFor } from '../http/reuse.js';
+import type { Flight } from '../request/coalesce.js';
+import type { Outcome } from '../request/outcome.js';
+import { FAILED, type Failed } from '../stores/guard.js';
+import type { LeaseState } from '../stores/types.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
 export const UNCACHEABLE_MARKER_MS = 1000;

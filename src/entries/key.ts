@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import axios, { type AxiosRequestConfig } from 'axios';
-import { escapeGlob } from './stores/glob.js';
+import { escapeGlob } from '../stores/glob.js';
 
 /**
  * The keys of one cached request. They all share the Redis Cluster hash tag `{rid}`, so one script (or

@@ -1,7 +1,7 @@
-import type { CacheState } from './state.js';
-import type { CacheStats, Counters } from './stats.js';
-import { FAILED } from './store-guard.js';
-import type { CacheStore } from './stores/types.js';
+import type { CacheState } from '../api/state.js';
+import type { CacheStats, Counters } from '../observe/stats.js';
+import { FAILED } from '../stores/guard.js';
+import type { CacheStore } from '../stores/types.js';
 
 /**
  * Fleet-wide counters: every instance adds what its counters gained since its last report to one Redis

@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { debuglog } from 'node:util';
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import type { CacheInfo } from './replay.js';
+import type { CacheInfo } from '../request/replay.js';
 
 /**
  * What a subscriber of the `axios-redis-cache:request` tracing channel sees: the request's `config` from

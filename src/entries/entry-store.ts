@@ -1,3 +1,12 @@
+import type { CacheEntryError } from '../api/errors.js';
+import type { CacheState } from '../api/state.js';
+import { hasValidator } from '../http/conditional.js';
+import { storagePolicy } from '../http/freshness.js';
+import { announce, announcement, dropLocal } from '../local/invalidation.js';
+import type { ResolvedRequestOptions } from '../options/options.js';
+import type { UpstreamHead } from '../request/upstream.js';
+import { FAILED } from '../stores/guard.js';
+import type { FillWrite } from '../stores/types.js';
 import {
   bodyToBytes,
   decodeEntry,
@@ -7,16 +16,7 @@ import {
   headLength,
   TTL_POLICY,
 } from './entry.js';
-import type { CacheEntryError } from './errors.js';
-import { hasValidator } from './http/conditional.js';
-import { storagePolicy } from './http/freshness.js';
-import { announce, announcement, dropLocal } from './invalidation.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
-import type { ResolvedRequestOptions } from './options.js';
-import type { CacheState } from './state.js';
-import { FAILED } from './store-guard.js';
-import type { FillWrite } from './stores/types.js';
-import type { UpstreamHead } from './upstream.js';
 
 /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
 export async function readEntry(state: CacheState, keys: RequestKeys): Promise<Entry | null> {

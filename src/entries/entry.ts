@@ -1,6 +1,6 @@
 import type { AxiosHeaders } from 'axios';
+import { CacheEntryError } from '../api/errors.js';
 import { crc32 } from './checksum.js';
-import { CacheEntryError } from './errors.js';
 import { NO_VARY, type VarySpec } from './vary.js';
 
 /**

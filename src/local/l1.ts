@@ -1,4 +1,4 @@
-import type { Entry } from './entry.js';
+import type { Entry } from '../entries/entry.js';
 
 /** Settings of the in-process layer. */
 export interface L1Settings {
