@@ -40,7 +40,7 @@ export {
   LIMITS,
   type RequestCacheOptions,
   type StatusFilter,
-} from './options/options.js';
+} from './options/index.js';
 export type { CacheInfo } from './request/replay.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';

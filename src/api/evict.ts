@@ -1,7 +1,7 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
 import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from '../entries/key.js';
 import { announce, DROP_ALL } from '../local/invalidation.js';
-import { resolveRequestOptions } from '../options/options.js';
+import { resolveRequestOptions } from '../options/index.js';
 import { escapeGlob } from '../stores/glob.js';
 import { CacheOptionError, CacheStoreError, CacheStoreTimeoutError, type StoreOperation } from './errors.js';
 import type { CacheState } from './state.js';

@@ -2,7 +2,7 @@ import type { AxiosAdapter } from 'axios';
 import type { EntryMeta } from '../entries/entry.js';
 import type { LocalLayer } from '../local/l1.js';
 import type { Counters } from '../observe/stats.js';
-import type { ResolvedOptions } from '../options/options.js';
+import type { ResolvedOptions } from '../options/index.js';
 import type { FlightMap } from '../request/coalesce.js';
 import type { Outcome } from '../request/outcome.js';
 import type { StoreGuard } from '../stores/guard.js';

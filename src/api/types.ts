@@ -1,5 +1,5 @@
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
-import type { RequestCacheOptions } from '../options/options.js';
+import type { RequestCacheOptions } from '../options/index.js';
 import type { CacheInfo } from '../request/replay.js';
 
 /**

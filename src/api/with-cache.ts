@@ -4,7 +4,7 @@ import { type FleetCacheStats, readFleetStats, report, startReporting, stopRepor
 import { invalidationChannel, receiveInvalidation } from '../local/invalidation.js';
 import { LocalLayer } from '../local/l1.js';
 import { type CacheStats, newCounters } from '../observe/stats.js';
-import { type CacheOptions, resolveOptions } from '../options/options.js';
+import { type CacheOptions, resolveOptions } from '../options/index.js';
 import { CACHING_ADAPTER, createCachingAdapter } from '../request/adapter.js';
 import { FlightMap } from '../request/coalesce.js';
 import { StoreGuard } from '../stores/guard.js';

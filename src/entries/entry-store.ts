@@ -3,7 +3,7 @@ import type { CacheState } from '../api/state.js';
 import { hasValidator } from '../http/conditional.js';
 import { storagePolicy } from '../http/freshness.js';
 import { announce, announcement, dropLocal } from '../local/invalidation.js';
-import type { ResolvedRequestOptions } from '../options/options.js';
+import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
 import { FAILED } from '../stores/guard.js';
 import type { FillWrite } from '../stores/types.js';

@@ -8,7 +8,7 @@ import { notModified, notModifiedHeaders } from '../http/conditional.js';
 import { type RequestDirectives, requestDirectives } from '../http/request-directives.js';
 import { ageHeader, freshFor, staleAccepted } from '../http/reuse.js';
 import { noteTimings, traced } from '../observe/tracing.js';
-import { type ResolvedRequestOptions, resolveRequestOptions } from '../options/options.js';
+import { type ResolvedRequestOptions, resolveRequestOptions } from '../options/index.js';
 import { withCacheStatus } from './cache-status.js';
 import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
 import { callersOwnFailure, fill } from './fill.js';

@@ -25,7 +25,7 @@ import {
 import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
 import { freshFor, staleAccepted } from '../http/reuse.js';
 import { measuring, type Timings } from '../observe/tracing.js';
-import type { ResolvedRequestOptions } from '../options/options.js';
+import type { ResolvedRequestOptions } from '../options/index.js';
 import { type Flight, takeOwner } from './coalesce.js';
 import { copyData, entryOutcome, type Outcome } from './outcome.js';
 import { revalidate } from './revalidate.js';

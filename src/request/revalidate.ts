@@ -5,7 +5,7 @@ import { readEntry, renewEntry, writeEntry, writeRenewed } from '../entries/entr
 import type { RequestKeys } from '../entries/key.js';
 import { keepLease, leasesUsable, leaseToken } from '../fleet/lease.js';
 import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
-import type { ResolvedRequestOptions } from '../options/options.js';
+import type { ResolvedRequestOptions } from '../options/index.js';
 import { unkeyedAuthorization } from './fill.js';
 import { callUpstream, conditionalConfig, detachedConfig, responseHead } from './upstream.js';
 

@@ -8,7 +8,7 @@ import {
 } from '../api/errors.js';
 import type { Counters } from '../observe/stats.js';
 import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from '../observe/tracing.js';
-import type { CacheErrorContext, ResolvedOptions } from '../options/options.js';
+import type { CacheErrorContext, ResolvedOptions } from '../options/index.js';
 import { Breaker } from './breaker.js';
 import type { CacheStore } from './types.js';
 
