@@ -1,21 +1,12 @@
 import type { CacheEntryError } from '../api/errors.js';
 import type { CacheState } from '../api/state.js';
-import { hasValidator } from '../http/conditional.js';
-import { storagePolicy } from '../http/freshness.js';
 import { announce, announcement, dropLocal } from '../local/invalidation.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
 import { FAILED } from '../stores/guard.js';
 import type { FillWrite } from '../stores/types.js';
-import {
-  bodyToBytes,
-  decodeEntry,
-  type Entry,
-  type EntryPolicy,
-  encodeEntry,
-  headLength,
-  TTL_POLICY,
-} from './entry.js';
+import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
+import { freshness, storeTtlMs } from './freshness.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 
 /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
@@ -63,7 +54,7 @@ const METAS_MAX = 2_000;
  * Decode an entry of this request, reusing the metadata decoded last time for its key when the bytes are
  * the same (and remembering it otherwise). Throws {@link CacheEntryError} as `decodeEntry` does.
  */
-function decodeRemembered(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry {
+export function decodeRemembered(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry {
   const known = state.metas.get(keys.entry);
   const entry = decodeEntry(raw, keys, known, true);
   if (entry.meta && entry.meta !== known) {
@@ -86,109 +77,6 @@ export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8A
     if ((error as CacheEntryError).problem === 'key') state.guard.distrust();
     return null;
   }
-}
-
-/** Whether a request follows HTTP caching (`httpSemantics`) rather than `ttl`. */
-export function followsHttp(state: CacheState, request: ResolvedRequestOptions): boolean {
-  return request.httpSemantics ?? state.options.httpSemantics;
-}
-
-/**
- * The stale windows that apply to a stored answer: its own (`stale-while-revalidate`, `stale-if-error`;
- * none when it must be revalidated) under `httpSemantics`, the request's or instance's options otherwise.
- */
-export function staleWindows(
-  state: CacheState,
-  request: ResolvedRequestOptions,
-  policy: EntryPolicy,
-): { whileRevalidateMs: number; ifErrorMs: number } {
-  if (policy.http) {
-    return policy.mustRevalidate
-      ? NO_WINDOWS
-      : { whileRevalidateMs: policy.staleWhileRevalidateMs, ifErrorMs: policy.staleIfErrorMs };
-  }
-  return {
-    whileRevalidateMs: request.staleWhileRevalidateMs ?? state.options.staleWhileRevalidateMs,
-    ifErrorMs: request.staleIfErrorMs ?? state.options.staleIfErrorMs,
-  };
-}
-
-const NO_WINDOWS = Object.freeze({ whileRevalidateMs: 0, ifErrorMs: 0 });
-
-/**
- * How long the store keeps an entry past now: until it is no longer fresh, plus the longest stale window
- * that may use it, or the revalidation window (`keep`) when it has a validator. 0: not worth storing.
- */
-function storeTtlMs(
-  state: CacheState,
-  request: ResolvedRequestOptions,
-  freshUntil: number,
-  policy: EntryPolicy,
-  headers: UpstreamHead['headers'],
-  now: number,
-): number {
-  const windows = staleWindows(state, request, policy);
-  const past = Math.max(
-    windows.whileRevalidateMs,
-    windows.ifErrorMs,
-    state.options.keepMs > 0 && hasValidator(headers) ? state.options.keepMs : 0,
-  );
-  return Math.max(0, freshUntil - now) + past;
-}
-
-/** When an answer stored now stops being fresh, and what RFC 9111 says of its reuse (`null`: not storable). */
-interface Freshness {
-  freshUntil: number;
-  policy: EntryPolicy;
-  headers: UpstreamHead['headers'];
-}
-
-function freshness(
-  state: CacheState,
-  request: ResolvedRequestOptions,
-  head: Pick<UpstreamHead, 'status' | 'headers'>,
-  createdAt: number,
-  fetchMs: number,
-  unkeyedAuthorization: boolean,
-): Freshness | null {
-  const { options } = state;
-  if (!followsHttp(state, request)) {
-    if (!options.isStorableStatus(head.status)) return null;
-    const control = head.headers['cache-control'];
-    if (control) {
-      const directives = cacheControl(control);
-      if (directives.has('no-store') || (options.shared && directives.has('private'))) return null;
-    }
-    return { freshUntil: createdAt + (request.ttlMs ?? options.ttlMs), policy: TTL_POLICY, headers: head.headers };
-  }
-  if (options.statusesGiven && !options.isStorableStatus(head.status)) return null;
-  const policy = storagePolicy({
-    status: head.status,
-    headers: head.headers,
-    shared: options.shared,
-    responseTime: createdAt,
-    fetchMs,
-    unkeyedAuthorization,
-    fallbackTtl: options.fallbackTtlMs / 1000,
-  });
-  if (!policy.storable) return null;
-  let headers = head.headers;
-  if (policy.omit.length > 0) {
-    const kept: Record<string, string | string[]> = { ...headers };
-    for (const name of policy.omit) delete kept[name];
-    headers = kept;
-  }
-  return {
-    freshUntil: createdAt + Math.round((policy.lifetime - policy.initialAge) * 1000),
-    policy: {
-      http: true,
-      initialAge: policy.initialAge,
-      mustRevalidate: policy.mustRevalidate,
-      staleWhileRevalidateMs: policy.staleWhileRevalidate * 1000,
-      staleIfErrorMs: policy.staleIfError * 1000,
-    },
-    headers,
-  };
 }
 
 /** What a write did: stored (and whether it also released the fill lease), not storable, or failed. */
@@ -288,76 +176,4 @@ function entryTags(requestTags: readonly string[], header: string | string[] | u
   const tags = new Set(requestTags);
   for (const tag of (Array.isArray(header) ? header.join(',') : header).split(/[\s,]+/)) if (tag) tags.add(tag);
   return [...tags];
-}
-
-function cacheControl(value: string | string[] | undefined): Set<string> {
-  const directives = new Set<string>();
-  if (!value) return directives;
-  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
-    const name = part.split('=')[0]?.trim().toLowerCase();
-    if (name) directives.add(name);
-  }
-  return directives;
-}
-
-/**
- * After a `304`: the stored answer with its headers updated (RFC 9111 §3.2) and its freshness renewed (in
- * the mode it was stored in). `null` when the renewed answer may no longer be stored (say the `304` added
- * `no-store`): it still answers this request, but is not written.
- */
-export function renewEntry(
-  state: CacheState,
-  keys: RequestKeys,
-  request: ResolvedRequestOptions,
-  stored: Entry,
-  headers: UpstreamHead['headers'],
-  createdAt: number,
-  fetchMs: number,
-  unkeyedAuthorization: boolean,
-): { entry: Entry; bytes: Buffer; ttlMs: number } | null {
-  const fresh = freshness(state, request, { status: stored.status, headers }, createdAt, fetchMs, unkeyedAuthorization);
-  if (!fresh) return null;
-  const bytes = encodeEntry(
-    { ...stored, headers: fresh.headers, createdAt, freshUntil: fresh.freshUntil, policy: fresh.policy, fetchMs },
-    keys.entry,
-  );
-  const ttlMs = storeTtlMs(state, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
-  if (ttlMs <= 0) return null;
-  return { entry: decodeRemembered(state, keys, bytes), bytes, ttlMs };
-}
-
-/**
- * Write a renewed entry ({@link renewEntry}) by replacing only its head in the store, where the store can
- * (the body stays there: see `CacheStore.replaceHead`), and release the fill `lease` in the same call.
- * Resolves whether the lease was released. Never rejects.
- */
-export async function writeRenewed(
-  state: CacheState,
-  keys: RequestKeys,
-  stored: Entry,
-  renewed: { bytes: Buffer; ttlMs: number },
-  lease?: { token: string },
-): Promise<boolean> {
-  const { guard } = state;
-  if (guard.store.supports?.('writes') === false) return false;
-  notePresence(state, keys, true);
-  dropLocal(state, keys.entry);
-  const oldHead = storedHead(stored);
-  if (guard.store.replaceHead && oldHead && guard.store.supports?.('leases') !== false) {
-    const newHead = renewed.bytes.subarray(0, headLength(renewed.bytes));
-    const leaseArg = lease ? { key: keys.lease, token: lease.token } : undefined;
-    const result = await guard.call('set', keys.label, (s) =>
-      s.replaceHead!(keys.entry, oldHead, newHead, renewed.ttlMs, leaseArg),
-    );
-    return lease !== undefined && result !== FAILED;
-  }
-  await guard.call('set', keys.label, (s) => s.set(keys.entry, renewed.bytes, renewed.ttlMs, [keys.variants]));
-  return false;
-}
-
-/** The encoded head of a decoded entry (its bytes sit just before the body in the value it was read from). */
-function storedHead(entry: Entry): Uint8Array | null {
-  const length = entry.headBytes;
-  if (length === undefined || entry.body.byteOffset < length) return null;
-  return new Uint8Array(entry.body.buffer, entry.body.byteOffset - length, length);
 }

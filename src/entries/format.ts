@@ -1,14 +1,6 @@
 import { CacheEntryError } from '../api/errors.js';
 import { crc32 } from './checksum.js';
-import {
-  type BodyKind,
-  type Entry,
-  type EntryHead,
-  type EntryKey,
-  type EntryMeta,
-  type EntryPolicy,
-  TTL_POLICY,
-} from './entry.js';
+import { type BodyKind, type Entry, type EntryKey, type EntryMeta, type EntryPolicy, TTL_POLICY } from './entry.js';
 import { storableHeaders } from './headers.js';
 import { NO_VARY } from './vary.js';
 

@@ -2,17 +2,10 @@ import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } 
 import type { CacheState } from '../api/state.js';
 import type { Entry } from '../entries/entry.js';
 import { plainHeaders, storableHeaders } from '../entries/entry.js';
-import {
-  expectMiss,
-  followsHttp,
-  notePresence,
-  readEntry,
-  renewEntry,
-  staleWindows,
-  writeEntry,
-  writeRenewed,
-} from '../entries/entry-store.js';
+import { expectMiss, notePresence, readEntry, writeEntry } from '../entries/entry-store.js';
+import { followsHttp, staleWindows } from '../entries/freshness.js';
 import type { RequestKeys } from '../entries/key.js';
+import { renewEntry, writeRenewed } from '../entries/renew.js';
 import { varyMatches } from '../entries/vary.js';
 import {
   coordinateFill,

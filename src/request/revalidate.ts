@@ -1,8 +1,9 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import { type Entry, plainHeaders, storableHeaders } from '../entries/entry.js';
-import { readEntry, renewEntry, writeEntry, writeRenewed } from '../entries/entry-store.js';
+import { readEntry, writeEntry } from '../entries/entry-store.js';
 import type { RequestKeys } from '../entries/key.js';
+import { renewEntry, writeRenewed } from '../entries/renew.js';
 import { keepLease, leasesUsable, leaseToken } from '../fleet/lease.js';
 import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
 import type { ResolvedRequestOptions } from '../options/index.js';

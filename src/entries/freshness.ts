@@ -1,0 +1,121 @@
+import type { CacheState } from '../api/state.js';
+import { hasValidator } from '../http/conditional.js';
+import { storagePolicy } from '../http/freshness.js';
+import type { ResolvedRequestOptions } from '../options/index.js';
+import type { UpstreamHead } from '../request/upstream.js';
+import { type EntryPolicy, TTL_POLICY } from './entry.js';
+
+/** How long an answer stored now is fresh and kept: by `ttl`, or by RFC 9111 under `httpSemantics`. */
+
+/** Whether a request follows HTTP caching (`httpSemantics`) rather than `ttl`. */
+export function followsHttp(state: CacheState, request: ResolvedRequestOptions): boolean {
+  return request.httpSemantics ?? state.options.httpSemantics;
+}
+
+/**
+ * The stale windows that apply to a stored answer: its own (`stale-while-revalidate`, `stale-if-error`;
+ * none when it must be revalidated) under `httpSemantics`, the request's or instance's options otherwise.
+ */
+export function staleWindows(
+  state: CacheState,
+  request: ResolvedRequestOptions,
+  policy: EntryPolicy,
+): { whileRevalidateMs: number; ifErrorMs: number } {
+  if (policy.http) {
+    return policy.mustRevalidate
+      ? NO_WINDOWS
+      : { whileRevalidateMs: policy.staleWhileRevalidateMs, ifErrorMs: policy.staleIfErrorMs };
+  }
+  return {
+    whileRevalidateMs: request.staleWhileRevalidateMs ?? state.options.staleWhileRevalidateMs,
+    ifErrorMs: request.staleIfErrorMs ?? state.options.staleIfErrorMs,
+  };
+}
+
+const NO_WINDOWS = Object.freeze({ whileRevalidateMs: 0, ifErrorMs: 0 });
+
+/**
+ * How long the store keeps an entry past now: until it is no longer fresh, plus the longest stale window
+ * that may use it, or the revalidation window (`keep`) when it has a validator. 0: not worth storing.
+ */
+export function storeTtlMs(
+  state: CacheState,
+  request: ResolvedRequestOptions,
+  freshUntil: number,
+  policy: EntryPolicy,
+  headers: UpstreamHead['headers'],
+  now: number,
+): number {
+  const windows = staleWindows(state, request, policy);
+  const past = Math.max(
+    windows.whileRevalidateMs,
+    windows.ifErrorMs,
+    state.options.keepMs > 0 && hasValidator(headers) ? state.options.keepMs : 0,
+  );
+  return Math.max(0, freshUntil - now) + past;
+}
+
+/** When an answer stored now stops being fresh, and what RFC 9111 says of its reuse (`null`: not storable). */
+interface Freshness {
+  freshUntil: number;
+  policy: EntryPolicy;
+  headers: UpstreamHead['headers'];
+}
+
+export function freshness(
+  state: CacheState,
+  request: ResolvedRequestOptions,
+  head: Pick<UpstreamHead, 'status' | 'headers'>,
+  createdAt: number,
+  fetchMs: number,
+  unkeyedAuthorization: boolean,
+): Freshness | null {
+  const { options } = state;
+  if (!followsHttp(state, request)) {
+    if (!options.isStorableStatus(head.status)) return null;
+    const control = head.headers['cache-control'];
+    if (control) {
+      const directives = cacheControl(control);
+      if (directives.has('no-store') || (options.shared && directives.has('private'))) return null;
+    }
+    return { freshUntil: createdAt + (request.ttlMs ?? options.ttlMs), policy: TTL_POLICY, headers: head.headers };
+  }
+  if (options.statusesGiven && !options.isStorableStatus(head.status)) return null;
+  const policy = storagePolicy({
+    status: head.status,
+    headers: head.headers,
+    shared: options.shared,
+    responseTime: createdAt,
+    fetchMs,
+    unkeyedAuthorization,
+    fallbackTtl: options.fallbackTtlMs / 1000,
+  });
+  if (!policy.storable) return null;
+  let headers = head.headers;
+  if (policy.omit.length > 0) {
+    const kept: Record<string, string | string[]> = { ...headers };
+    for (const name of policy.omit) delete kept[name];
+    headers = kept;
+  }
+  return {
+    freshUntil: createdAt + Math.round((policy.lifetime - policy.initialAge) * 1000),
+    policy: {
+      http: true,
+      initialAge: policy.initialAge,
+      mustRevalidate: policy.mustRevalidate,
+      staleWhileRevalidateMs: policy.staleWhileRevalidate * 1000,
+      staleIfErrorMs: policy.staleIfError * 1000,
+    },
+    headers,
+  };
+}
+
+function cacheControl(value: string | string[] | undefined): Set<string> {
+  const directives = new Set<string>();
+  if (!value) return directives;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = part.split('=')[0]?.trim().toLowerCase();
+    if (name) directives.add(name);
+  }
+  return directives;
+}

@@ -1,0 +1,73 @@
+import type { CacheState } from '../api/state.js';
+import { dropLocal } from '../local/invalidation.js';
+import type { ResolvedRequestOptions } from '../options/index.js';
+import type { UpstreamHead } from '../request/upstream.js';
+import { FAILED } from '../stores/guard.js';
+import { type Entry, encodeEntry, headLength } from './entry.js';
+import { decodeRemembered, notePresence } from './entry-store.js';
+import { freshness, storeTtlMs } from './freshness.js';
+import type { RequestKeys } from './key.js';
+
+/** After a `304`: the stored answer renewed, written back by replacing only its head. */
+
+/**
+ * After a `304`: the stored answer with its headers updated (RFC 9111 §3.2) and its freshness renewed (in
+ * the mode it was stored in). `null` when the renewed answer may no longer be stored (say the `304` added
+ * `no-store`): it still answers this request, but is not written.
+ */
+export function renewEntry(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  stored: Entry,
+  headers: UpstreamHead['headers'],
+  createdAt: number,
+  fetchMs: number,
+  unkeyedAuthorization: boolean,
+): { entry: Entry; bytes: Buffer; ttlMs: number } | null {
+  const fresh = freshness(state, request, { status: stored.status, headers }, createdAt, fetchMs, unkeyedAuthorization);
+  if (!fresh) return null;
+  const bytes = encodeEntry(
+    { ...stored, headers: fresh.headers, createdAt, freshUntil: fresh.freshUntil, policy: fresh.policy, fetchMs },
+    keys.entry,
+  );
+  const ttlMs = storeTtlMs(state, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
+  if (ttlMs <= 0) return null;
+  return { entry: decodeRemembered(state, keys, bytes), bytes, ttlMs };
+}
+
+/**
+ * Write a renewed entry ({@link renewEntry}) by replacing only its head in the store, where the store can
+ * (the body stays there: see `CacheStore.replaceHead`), and release the fill `lease` in the same call.
+ * Resolves whether the lease was released. Never rejects.
+ */
+export async function writeRenewed(
+  state: CacheState,
+  keys: RequestKeys,
+  stored: Entry,
+  renewed: { bytes: Buffer; ttlMs: number },
+  lease?: { token: string },
+): Promise<boolean> {
+  const { guard } = state;
+  if (guard.store.supports?.('writes') === false) return false;
+  notePresence(state, keys, true);
+  dropLocal(state, keys.entry);
+  const oldHead = storedHead(stored);
+  if (guard.store.replaceHead && oldHead && guard.store.supports?.('leases') !== false) {
+    const newHead = renewed.bytes.subarray(0, headLength(renewed.bytes));
+    const leaseArg = lease ? { key: keys.lease, token: lease.token } : undefined;
+    const result = await guard.call('set', keys.label, (s) =>
+      s.replaceHead!(keys.entry, oldHead, newHead, renewed.ttlMs, leaseArg),
+    );
+    return lease !== undefined && result !== FAILED;
+  }
+  await guard.call('set', keys.label, (s) => s.set(keys.entry, renewed.bytes, renewed.ttlMs, [keys.variants]));
+  return false;
+}
+
+/** The encoded head of a decoded entry (its bytes sit just before the body in the value it was read from). */
+function storedHead(entry: Entry): Uint8Array | null {
+  const length = entry.headBytes;
+  if (length === undefined || entry.body.byteOffset < length) return null;
+  return new Uint8Array(entry.body.buffer, entry.body.byteOffset - length, length);
+}
