@@ -1,18 +1,15 @@
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
-import { bytesToBody, type Entry } from '../entries/entry.js';
-import { readEntry } from '../entries/entry-store.js';
 import { type RequestKeys, requestKeys } from '../entries/key.js';
-import { NO_VARY, varyMatches } from '../entries/vary.js';
-import { notModified, notModifiedHeaders } from '../http/conditional.js';
-import { type RequestDirectives, requestDirectives } from '../http/request-directives.js';
-import { ageHeader, freshFor, staleAccepted } from '../http/reuse.js';
+import { varyMatches } from '../entries/vary.js';
+import { ageHeader } from '../http/reuse.js';
 import { noteTimings, traced } from '../observe/tracing.js';
 import { type ResolvedRequestOptions, resolveRequestOptions } from '../options/index.js';
 import { withCacheStatus } from './cache-status.js';
 import { deadlineOf, type Flight, timeoutError, timeoutOf } from './coalesce.js';
+import { bypass, fromStoreOnly, passThrough, replayEntry, SAFE_METHODS, unsafe } from './direct.js';
+import { type HttpAsk, requestDirective } from './directives.js';
 import { callersOwnFailure, fill } from './fill.js';
-import { invalidateAfterUnsafe } from './invalidate-unsafe.js';
 import type { Outcome } from './outcome.js';
 import {
   type CacheInfo,
@@ -28,19 +25,6 @@ import {
 
 /** Response types that are never cached: the body is consumed by the caller, not buffered. */
 const UNCACHED_RESPONSE_TYPES: ReadonlySet<unknown> = new Set(['stream', 'document', 'formdata']);
-
-/**
- * Request headers that ask the upstream for its own kind of answer: a part of the body (`Range`), or an
- * answer only if it changed (validators). A stored full `200` is never the answer to them: they bypass.
- */
-const OWN_ANSWER_HEADERS: ReadonlySet<string> = new Set([
-  'range',
-  'if-range',
-  'if-none-match',
-  'if-modified-since',
-  'if-match',
-  'if-unmodified-since',
-]);
 
 /** Marks the adapters `withCache` installs, so that a cache inherited by another instance is detected. */
 export const CACHING_ADAPTER: unique symbol = Symbol.for('axios-redis-cache.adapter');
@@ -171,111 +155,6 @@ function flightKeyOf(keys: RequestKeys, request: ResolvedRequestOptions, config:
   return key;
 }
 
-/** What a request asks of the cache under `httpSemantics`, beyond `bypass` and `refresh`. */
-interface HttpAsk {
-  /** `Cache-Control: no-cache` (or `Pragma: no-cache`) too. */
-  refresh: boolean;
-  /** The caller's own validators: a fresh stored answer they match is answered with a `304`. */
-  ifNoneMatch: string | undefined;
-  ifModifiedSince: string | undefined;
-  /** Its `max-age`, `min-fresh`, `max-stale`, `only-if-cached`. */
-  directives: RequestDirectives | null;
-}
-
-/**
- * What the request's own headers ask of a cache: `bypass` (a `Range` or conditional header: the upstream's
- * own answer; `Cache-Control: no-store`: nothing stored either), `refresh` (`Cache-Control: no-cache`, or
- * `Pragma: no-cache` without `Cache-Control`: not answered from the cache, but stored), or nothing. Under
- * `httpSemantics` (`http`), `If-None-Match` / `If-Modified-Since` and the other request directives are
- * the cache's to answer: an {@link HttpAsk}.
- */
-function requestDirective(headers: unknown, http: boolean): 'bypass' | 'refresh' | HttpAsk | null {
-  if (!headers || typeof headers !== 'object') return null;
-  let directive: 'refresh' | null = null;
-  let pragma = false;
-  let control = false;
-  let controlText: string | undefined;
-  let ifNoneMatch: string | undefined;
-  let ifModifiedSince: string | undefined;
-  // AxiosHeaders keeps each header as an own property, named as it was set (its methods are not enumerable).
-  for (const name in headers) {
-    // Only names starting with r, i, c or p can matter: skip the others without a lower-case copy.
-    const first = name.charCodeAt(0) | 0x20;
-    if (first !== 0x72 && first !== 0x69 && first !== 0x63 && first !== 0x70) continue;
-    const value = (headers as Record<string, unknown>)[name];
-    if (value === undefined || value === null || value === false) continue;
-    const lower = name.toLowerCase();
-    if (OWN_ANSWER_HEADERS.has(lower)) {
-      if (http && lower === 'if-none-match') ifNoneMatch = String(value);
-      else if (http && lower === 'if-modified-since') ifModifiedSince = String(value);
-      else return 'bypass';
-    } else if (lower === 'cache-control') {
-      control = true;
-      const text = String(value).toLowerCase();
-      if (/(^|,)\s*no-store\s*(,|$)/.test(text)) return 'bypass';
-      if (/(^|,)\s*no-cache\s*(,|$|=)/.test(text)) directive = 'refresh';
-      controlText = text;
-    } else if (lower === 'pragma' && /no-cache/i.test(String(value))) {
-      pragma = true;
-    }
-  }
-  const refresh = directive ?? (pragma && !control ? 'refresh' : null);
-  if (!http || (ifNoneMatch === undefined && ifModifiedSince === undefined && controlText === undefined))
-    return refresh;
-  const directives = controlText === undefined ? null : requestDirectives(controlText);
-  if (ifNoneMatch === undefined && ifModifiedSince === undefined && directives === null) return refresh;
-  return { refresh: refresh !== null, ifNoneMatch, ifModifiedSince, directives };
-}
-
-/**
- * Under `httpSemantics`, a request answered only from what is stored: the caller's own conditional request
- * (a fresh stored answer its validators match is answered `304 Not Modified`, one they do not match in
- * full; without one, its request goes upstream as it is) and `only-if-cached` (without a usable stored
- * answer: `504 Gateway Timeout`, RFC 9111 §5.2.1.7).
- */
-async function fromStoreOnly(
-  state: CacheState,
-  config: InternalAxiosRequestConfig,
-  keys: RequestKeys,
-  directives: RequestDirectives | undefined,
-  conditional: HttpAsk | null,
-): Promise<AxiosResponse> {
-  const now = Date.now();
-  const local = state.l1?.get(keys.entry, now) ?? null;
-  let entry = local ?? (await readEntry(state, keys));
-  if (entry && !fitsCaller(entry, entry.body.byteLength, config)) entry = null;
-  const stale = entry !== null && !freshFor(entry, now, directives) && staleAccepted(entry, now, directives);
-  if (!entry || !(stale || freshFor(entry, now, directives))) {
-    if (!directives?.onlyIfCached) return bypass(state, config);
-    state.counters.misses++;
-    const empty: Entry['bodyKind'] = 'empty';
-    const head = { status: 504, statusText: 'Gateway Timeout', headers: {}, redirects: 0, finalUrl: '', vary: NO_VARY };
-    const data = bytesToBody({ bodyKind: empty, body: new Uint8Array(0), blobType: '' });
-    const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0, source: null, ttl: null };
-    return settleReplay(config, head, data ?? '', info, undefined);
-  }
-  if (stale) state.counters.staleHits++;
-  else state.counters.hits++;
-  const info: CacheInfo = {
-    status: stale ? 'stale' : 'hit',
-    key: keys.entry,
-    age: Math.max(0, now - entry.createdAt) / 1000,
-    source: local ? 'l1' : 'store',
-    ttl: ttlOf(entry.freshUntil, now),
-  };
-  if (conditional && notModified(conditional.ifNoneMatch, conditional.ifModifiedSince, entry.headers)) {
-    const head = { ...entry, status: 304, statusText: 'Not Modified', headers: notModifiedHeaders(entry.headers) };
-    const data = bytesToBody({
-      bodyKind: entry.bodyKind === 'json' ? 'string' : entry.bodyKind,
-      body: new Uint8Array(0),
-      blobType: entry.blobType,
-    });
-    const request = replayRequest(head, config, state.adapterKind);
-    return settleReplay(config, head, data, info, request, undefined, ageHeader(entry, now));
-  }
-  return replayEntry(state, config, entry, info);
-}
-
 /** Where the body of each kind of outcome came from (`response.cache.source`). */
 const SOURCES = {
   store: 'store',
@@ -284,73 +163,6 @@ const SOURCES = {
   revalidated: 'upstream',
   upstream: 'upstream',
 } as const;
-
-/** Methods that change nothing upstream (RFC 9110 §9.2.1); any other is unsafe. */
-const SAFE_METHODS: ReadonlySet<string> = new Set(['get', 'head', 'options', 'trace']);
-
-/**
- * An unsafe request (`POST`, `PUT`, `PATCH`, `DELETE`, …) goes upstream as it is; when it succeeds (a
- * non-error status), the stored answers to `GET`/`HEAD` of its URL, and of its `Location` and
- * `Content-Location` on the same origin, are evicted for the whole fleet before it is answered (RFC 9111
- * §4.4): a `GET` right after a `PUT` never gets the old answer.
- */
-async function unsafe(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
-  state.counters.bypasses++;
-  const info: CacheInfo = { status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null };
-  let response: AxiosResponse;
-  try {
-    response = await state.base(config);
-  } catch (error) {
-    const failed = (error as { response?: AxiosResponse } | null)?.response;
-    if (failed && typeof failed === 'object') {
-      tagResponse(failed, info);
-      if (failed.status < 400) await invalidateAfterUnsafe(state, config, failed);
-    }
-    throw error;
-  }
-  if (response.status < 400) await invalidateAfterUnsafe(state, config, response);
-  return tagResponse(response, info);
-}
-
-async function bypass(state: CacheState, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
-  state.counters.bypasses++;
-  return direct(state, config, { status: 'bypass', key: null, age: 0, source: 'upstream', ttl: null });
-}
-
-/** A request the stored answer does not fit (its own limits): it goes upstream alone, as without the cache. */
-async function passThrough(
-  state: CacheState,
-  config: InternalAxiosRequestConfig,
-  keys: RequestKeys,
-): Promise<AxiosResponse> {
-  state.counters.misses++;
-  return direct(state, config, { status: 'miss', key: keys.entry, age: 0, source: 'upstream', ttl: null });
-}
-
-/** The base adapter's own answer or error, unchanged but for `response.cache`. */
-async function direct(state: CacheState, config: InternalAxiosRequestConfig, info: CacheInfo): Promise<AxiosResponse> {
-  try {
-    return tagResponse(await state.base(config), info);
-  } catch (error) {
-    const response = (error as { response?: unknown } | null)?.response;
-    if (response && typeof response === 'object') tagResponse(response, info);
-    throw error;
-  }
-}
-
-/** This caller's own response (or error) from a stored entry. */
-function replayEntry(
-  state: CacheState,
-  config: InternalAxiosRequestConfig,
-  entry: Entry,
-  info: CacheInfo,
-): AxiosResponse {
-  const data = bytesToBody(entry);
-  reportDownload(config, data, entry);
-  const request = replayRequest(entry, config, state.adapterKind, entry.meta);
-  const age = entry.policy.http ? ageHeader(entry, Date.now()) : undefined;
-  return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta), age);
-}
 
 /**
  * Turn a shared outcome into this caller's own response (or error), or {@link RETRY} when the flight failed
