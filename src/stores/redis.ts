@@ -2,6 +2,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { CacheOptionError } from '../api/errors.js';
 import { Capabilities } from './capabilities.js';
 import { ReadBatch } from './read-batch.js';
+import { bulkReply, hashTag, integerReply, isBulk, leaseState, toBuffer } from './redis-replies.js';
+import { subscribeOn } from './redis-subscribe.js';
 import {
   INDEX_ADD,
   LEASE_ACQUIRE,
@@ -437,32 +439,7 @@ export class RedisStore implements CacheStore {
   }
 
   subscribe(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription {
-    // A dedicated connection: a subscribed connection can run nothing else.
-    const subscriber = this.redis.duplicate() as Redis;
-    let closed = false;
-    const subscribeNow = () => {
-      subscriber.subscribe(channel).then(
-        () => {
-          if (!closed) listening(true);
-        },
-        () => listening(false),
-      );
-    };
-    subscriber.on('error', () => {}); // the main client's failures are what the cache reports
-    subscriber.on('ready', subscribeNow);
-    for (const event of ['close', 'reconnecting', 'end']) subscriber.on(event, () => listening(false));
-    subscriber.on('message', (from: string, message: string) => {
-      if (from === channel) onMessage(message);
-    });
-    // A duplicate inherits `lazyConnect`: it would never connect, since nothing else is sent on it.
-    if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
-    return {
-      close: async () => {
-        closed = true;
-        listening(false);
-        subscriber.disconnect();
-      },
-    };
+    return subscribeOn(this.redis, channel, onMessage, listening);
   }
 
   async acquireLease(key: string, token: string, ttlMs: number): Promise<LeaseState> {
@@ -506,47 +483,4 @@ export class RedisStore implements CacheStore {
     } while (cursor !== '0');
     return removed;
   }
-}
-
-/**
- * Replies are checked against what their command can answer: one that cannot belong to it means the
- * connection is out of step (a stray reply shifted every later one), and the call rejects with an
- * {@link UnexpectedReplyError}, after which the cache drops the connection.
- */
-function isBulk(value: unknown): value is Buffer | null {
-  return value === null || Buffer.isBuffer(value);
-}
-
-function bulkReply(command: string): (reply: unknown) => Buffer | null {
-  return (reply) => {
-    if (!isBulk(reply)) throw new UnexpectedReplyError(command, reply);
-    return reply;
-  };
-}
-
-function integerReply(command: string, min: number, max: number): (reply: unknown) => number {
-  return (reply) => {
-    if (typeof reply !== 'number' || reply < min || reply > max) throw new UnexpectedReplyError(command, reply);
-    return reply;
-  };
-}
-
-const LEASE_STATES: ReadonlySet<string> = new Set(['acquired', 'held', 'uncacheable']);
-
-function leaseState(command: string, reply: unknown): LeaseState {
-  const state = Buffer.isBuffer(reply) ? reply.toString() : reply;
-  if (typeof state !== 'string' || !LEASE_STATES.has(state)) throw new UnexpectedReplyError(command, reply);
-  return state as LeaseState;
-}
-
-/** The Redis Cluster hash tag of a key (what decides its slot), or `null` when it has none. */
-function hashTag(key: string): string | null {
-  const open = key.indexOf('{');
-  if (open === -1) return null;
-  const close = key.indexOf('}', open + 1);
-  return close > open + 1 ? key.slice(open + 1, close) : null;
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
