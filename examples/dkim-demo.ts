@@ -32,6 +32,8 @@ const baseURL = `http://127.0.0.1:${(keyService.address() as AddressInfo).port}`
 
 // --- The cached client: one line. ------------------------------------------------------------------
 const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
+// Without a listener, ioredis prints "Unhandled error event" for every failed reconnect.
+redis?.on('error', (error) => console.warn(`redis: ${error.message}`));
 const api = withCache(axios.create({ baseURL }), {
   ttl: 60,
   prefix: 'demo-dkim:',
