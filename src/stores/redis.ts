@@ -3,6 +3,7 @@ import { CacheOptionError } from '../api/errors.js';
 import { Capabilities } from './capabilities.js';
 import { ReadBatch } from './read-batch.js';
 import { bulkReply, hashTag, integerReply, isBulk, leaseState, toBuffer } from './redis-replies.js';
+import { deleteMatchingOn, scanNodes } from './redis-scan.js';
 import { subscribeOn } from './redis-subscribe.js';
 import {
   INDEX_ADD,
@@ -242,17 +243,14 @@ export class RedisStore implements CacheStore {
     return removed;
   }
 
-  async *scan(pattern: string): AsyncIterable<string[]> {
+  scan(pattern: string): AsyncIterable<string[]> {
     this.beforeCommand();
-    const nodes: Redis[] = this.cluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
-        cursor = next;
-        if (found.length > 0) yield found;
-      } while (cursor !== '0');
-    }
+    return scanNodes(this.masters(), pattern, this.scanCount);
+  }
+
+  /** The nodes that hold keys: every master of a Cluster, or the one client. */
+  private masters(): Redis[] {
+    return this.cluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
   }
 
   async recordStats(report: StatsReport): Promise<void> {
@@ -279,8 +277,9 @@ export class RedisStore implements CacheStore {
 
   async deleteMatching(pattern: string, filter?: (key: string) => boolean): Promise<number> {
     this.beforeCommand();
-    const nodes: Redis[] = this.cluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
-    const counts = await Promise.all(nodes.map((node) => this.deleteMatchingOn(node, pattern, filter)));
+    const counts = await Promise.all(
+      this.masters().map((node) => deleteMatchingOn(node, pattern, this.scanCount, this.cluster, filter)),
+    );
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
@@ -459,28 +458,5 @@ export class RedisStore implements CacheStore {
       0,
       1,
     )(await LEASE_RELEASE.run(this.redis, [key], [token, Math.max(0, Math.ceil(uncacheableMs)), UNCACHEABLE_MARKER]));
-  }
-
-  private async deleteMatchingOn(node: Redis, pattern: string, filter?: (key: string) => boolean): Promise<number> {
-    let cursor = '0';
-    let removed = 0;
-    do {
-      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
-      cursor = next;
-      const keys = filter ? found.filter(filter) : found;
-      if (keys.length === 0) continue;
-      if (this.cluster) {
-        // Keys of one node may still sit in different slots: one UNLINK each, pipelined on that node.
-        const pipeline = node.pipeline();
-        for (const key of keys) pipeline.unlink(key);
-        for (const [error, count] of (await pipeline.exec()) ?? []) {
-          if (error) throw error;
-          removed += Number(count);
-        }
-      } else {
-        removed += await node.unlink(...keys);
-      }
-    } while (cursor !== '0');
-    return removed;
   }
 }
