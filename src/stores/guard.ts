@@ -10,6 +10,7 @@ import type { Counters } from '../observe/stats.js';
 import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from '../observe/tracing.js';
 import type { CacheErrorContext, ResolvedOptions } from '../options/index.js';
 import { Breaker } from './breaker.js';
+import { Deadlines, unref } from './deadlines.js';
 import type { CacheStore } from './types.js';
 
 /**
@@ -37,18 +38,6 @@ export const SILENCE_MS = 1000;
 /** Milliseconds this process's event loop has spent idle (waiting for I/O) since it started. */
 const loopIdleMs: () => number =
   typeof performance.nodeTiming?.idleTime === 'number' ? () => performance.nodeTiming.idleTime : () => Number.NaN;
-
-/** A pending call's deadline; `expire` is null once it settled (or expired). */
-interface Watch {
-  readonly at: number;
-  expire: (() => void) | null;
-}
-
-/** The sweep timer never keeps a process alive by itself (a pending store call has its own connection). */
-function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
-  timer.unref?.();
-  return timer;
-}
 
 /** A lying connection is dropped at most this often (a planted value read in a loop cannot thrash it). */
 export const DISTRUST_INTERVAL_MS = 1000;
@@ -96,8 +85,8 @@ export class StoreGuard {
   /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
   private lastDoneIdle = 0;
   /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
-  private watches: Watch[] = [];
-  private sweeper: NodeJS.Timeout | null = null;
+  /** The deadlines of pending calls, under one timer. */
+  private readonly deadlines = new Deadlines();
   /** When the connection was last distrusted, and until when failures do not count towards the breaker. */
   private distrustedAt = Number.NEGATIVE_INFINITY;
   private quietUntil = 0;
@@ -200,7 +189,7 @@ export class StoreGuard {
         );
         resolve(FAILED);
       };
-      const watch = this.watch(startedAt, expire);
+      const watch = this.deadlines.watch(startedAt + this.options.storeTimeoutMs, expire);
       pending.then(
         (value) => {
           this.answered();
@@ -297,37 +286,6 @@ export class StoreGuard {
       this.lastAnswerAt = Date.now(); // give the new connection its own time
     }
     this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs / 4));
-  };
-
-  /**
-   * Watch a call started at `startedAt`: `expire` runs once its budget has passed, unless the call settles
-   * first (and sets `expire` to null). One timer for all calls: every call has the same budget, so the
-   * watches are in deadline order, and a sweep expires those at the front.
-   */
-  private watch(startedAt: number, expire: () => void): Watch {
-    const watch: Watch = { at: startedAt + this.options.storeTimeoutMs, expire };
-    this.watches.push(watch);
-    this.sweeper ??= unref(setTimeout(this.sweep, this.options.storeTimeoutMs));
-    return watch;
-  }
-
-  private readonly sweep = (): void => {
-    this.sweeper = null;
-    const now = Date.now();
-    const watches = this.watches;
-    let head = 0;
-    for (; head < watches.length; head++) {
-      const watch = watches[head] as Watch;
-      if (watch.expire === null) continue;
-      if (watch.at > now) break;
-      // Timers run before the event loop polls for I/O: on a busy process, the reply may already be waiting
-      // in the socket. Give it one poll phase (setImmediate runs right after it) before calling it late.
-      setImmediate(watch.expire);
-      watch.expire = null;
-    }
-    this.watches = head === watches.length ? [] : watches.slice(head);
-    const next = this.watches[0];
-    if (next) this.sweeper = unref(setTimeout(this.sweep, Math.max(1, next.at - now)));
   };
 
   /**
