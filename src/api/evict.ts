@@ -3,7 +3,8 @@ import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from '../e
 import { announce, DROP_ALL } from '../local/invalidation.js';
 import { resolveRequestOptions } from '../options/index.js';
 import { escapeGlob } from '../stores/glob.js';
-import { CacheOptionError, CacheStoreError, CacheStoreTimeoutError, type StoreOperation } from './errors.js';
+import { bounded } from './bounded.js';
+import { CacheOptionError } from './errors.js';
 import type { CacheState } from './state.js';
 import type { CachedAxiosInstance, CachedRequestConfig } from './types.js';
 import { cacheStateOf } from './with-cache.js';
@@ -99,31 +100,6 @@ export async function clearCache(instance: AnyInstance): Promise<number> {
     state,
     await bounded(state, 'clear', undefined, (store) => store.deleteMatching(`${escapeGlob(state.options.prefix)}*`)),
   );
-}
-
-/**
- * Run an eviction within `evictTimeout`: it resolves, or rejects with a `CacheStoreError` (the store's
- * failure as `cause`) or a `CacheStoreTimeoutError` — never hangs on a dead store, never a raw client
- * error. A command the store already sent may still run later (deleting later is still an eviction).
- */
-async function bounded<T>(
-  state: CacheState,
-  operation: StoreOperation,
-  key: string | undefined,
-  work: (store: CacheState['options']['store']) => Promise<T>,
-): Promise<T> {
-  const timeoutMs = state.options.evictTimeoutMs;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CacheStoreTimeoutError(operation, key, timeoutMs)), timeoutMs);
-  });
-  try {
-    return await Promise.race([Promise.resolve().then(() => work(state.options.store)), timedOut]);
-  } catch (error) {
-    throw error instanceof CacheStoreError ? error : new CacheStoreError(operation, key, error);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -9,7 +9,8 @@ import { CACHING_ADAPTER, createCachingAdapter } from '../request/adapter.js';
 import { FlightMap } from '../request/coalesce.js';
 import { StoreGuard } from '../stores/guard.js';
 import type { CacheStore } from '../stores/types.js';
-import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError, CacheStoreError } from './errors.js';
+import { bounded } from './bounded.js';
+import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
 import type { CacheState } from './state.js';
 import type { CachedAxiosInstance } from './types.js';
 
@@ -119,7 +120,7 @@ export function cacheStateOf(instance: unknown): CacheState {
 /**
  * Counters and circuit breaker state of a cached instance; with `{ fleet: true }`, the counters summed over
  * every instance reporting under its prefix (see `fleetStats`), after reporting this one's latest: a
- * promise, rejecting with a `CacheStoreError` when the store cannot be read.
+ * promise, rejecting with a `CacheStoreError` when the store cannot be read (`CacheStoreTimeoutError` after `evictTimeout`).
  */
 export function getCacheStats(instance: CachedAxiosInstance | AxiosInstance): CacheStats;
 export function getCacheStats(
@@ -194,9 +195,5 @@ function isAxiosInstance(value: unknown): value is AxiosInstance {
 
 async function fleetStatsOf(state: CacheState): Promise<FleetCacheStats> {
   await report(state);
-  try {
-    return await readFleetStats(state.options.store, state.options.prefix);
-  } catch (error) {
-    throw new CacheStoreError('stats', undefined, error);
-  }
+  return bounded(state, 'stats', undefined, (store) => readFleetStats(store, state.options.prefix));
 }

@@ -5,7 +5,7 @@ import { clearCache, evict, evictTags } from '../api/evict.js';
 import { closeCache, withCache } from '../api/with-cache.js';
 import { readFleetStats } from '../fleet/counters.js';
 import { DROP_ALL, invalidationChannel } from '../local/invalidation.js';
-import { inspectEntry, listEntries } from '../operate/entries.js';
+import { inspectEntry, labelOf, listEntries } from '../operate/entries.js';
 import { escapeGlob } from '../stores/glob.js';
 import { RedisStore } from '../stores/redis.js';
 import { CliError } from './connect.js';
@@ -148,7 +148,7 @@ export async function tail(ctx: Context, forMs: number | null): Promise<number> 
           ? { change: 'bulk', target: '(tags, pattern or clear: every in-process copy dropped)' }
           : line.startsWith('^')
             ? { change: 'evict', target: line.includes('\t') ? line.slice(line.indexOf('\t') + 1) : line.slice(1) }
-            : { change: 'write', target: labelOf(line) };
+            : { change: 'write', target: described(line) };
       print(ctx, { at, instance, ...what }, `${at}  ${instance}  ${what.change.padEnd(5)}  ${what.target}`);
     }
   });
@@ -163,9 +163,8 @@ export async function tail(ctx: Context, forMs: number | null): Promise<number> 
   return EXIT_DONE;
 }
 
-/** The readable part of an entry key (method, origin and path), or the key. */
-function labelOf(key: string): string {
-  const rest = key.slice(key.indexOf('}:') + 2);
-  const label = rest.slice(rest.indexOf(':') + 1);
-  return label || key;
+/** The method and URL an entry key names (as `ls` shows them). */
+function described(key: string): string {
+  const { method, url } = labelOf(key);
+  return `${method} ${url}`;
 }

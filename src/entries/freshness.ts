@@ -1,4 +1,6 @@
+import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
+import { parseDirectives } from '../http/cache-control.js';
 import { hasValidator } from '../http/conditional.js';
 import { storagePolicy } from '../http/freshness.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
@@ -75,7 +77,7 @@ export function freshness(
     if (!options.isStorableStatus(head.status)) return null;
     const control = head.headers['cache-control'];
     if (control) {
-      const directives = cacheControl(control);
+      const directives = parseDirectives(control);
       if (directives.has('no-store') || (options.shared && directives.has('private'))) return null;
     }
     return { freshUntil: createdAt + (request.ttlMs ?? options.ttlMs), policy: TTL_POLICY, headers: head.headers };
@@ -110,12 +112,16 @@ export function freshness(
   };
 }
 
-function cacheControl(value: string | string[] | undefined): Set<string> {
-  const directives = new Set<string>();
-  if (!value) return directives;
-  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
-    const name = part.split('=')[0]?.trim().toLowerCase();
-    if (name) directives.add(name);
-  }
-  return directives;
+/**
+ * Under `httpSemantics`, whether the request carries `Authorization` that the key does not isolate (it is
+ * not among `varyHeaders`): a shared cache then stores the answer only when the response allows it.
+ */
+export function unkeyedAuthorization(
+  state: CacheState,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+): boolean {
+  if (!followsHttp(state, request) || state.options.varyHeaders.includes('authorization')) return false;
+  const headers = config.headers as unknown as { has?: (name: string) => boolean } | undefined;
+  return typeof headers?.has === 'function' && headers.has('authorization');
 }

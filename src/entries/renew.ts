@@ -1,11 +1,14 @@
+import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
+import { notModifiedApplies, updatedHeaders } from '../http/conditional.js';
 import { dropLocal } from '../local/invalidation.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
 import { FAILED } from '../stores/guard.js';
 import { type Entry, encodeEntry, headLength } from './entry.js';
 import { decodeRemembered, notePresence } from './entry-store.js';
-import { freshness, storeTtlMs } from './freshness.js';
+import { freshness, storeTtlMs, unkeyedAuthorization } from './freshness.js';
+import { plainHeaders, storableHeaders } from './headers.js';
 import type { RequestKeys } from './key.js';
 
 /** After a `304`: the stored answer renewed, written back by replacing only its head. */
@@ -70,4 +73,26 @@ function storedHead(entry: Entry): Uint8Array | null {
   const length = entry.headBytes;
   if (length === undefined || entry.body.byteOffset < length) return null;
   return new Uint8Array(entry.body.buffer, entry.body.byteOffset - length, length);
+}
+
+/**
+ * A `304` answered the revalidation of `stored`: `null` when it is about another representation (its
+ * `ETag` is not the stored one: it updates nothing); otherwise the stored headers updated from it
+ * (RFC 9111 §3.2) and the renewed entry ({@link renewEntry}; `null` when it may no longer be stored).
+ */
+export function applyNotModified(
+  state: CacheState,
+  keys: RequestKeys,
+  request: ResolvedRequestOptions,
+  config: InternalAxiosRequestConfig,
+  stored: Entry,
+  responseHeaders: unknown,
+  fetchMs: number,
+): { headers: Record<string, string | string[]>; createdAt: number; renewed: ReturnType<typeof renewEntry> } | null {
+  const fresh = storableHeaders(plainHeaders(responseHeaders));
+  if (!notModifiedApplies(stored.headers, fresh)) return null;
+  const headers = updatedHeaders(stored.headers, fresh);
+  const createdAt = Date.now();
+  const auth = unkeyedAuthorization(state, request, config);
+  return { headers, createdAt, renewed: renewEntry(state, keys, request, stored, headers, createdAt, fetchMs, auth) };
 }

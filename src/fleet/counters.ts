@@ -1,5 +1,6 @@
 import type { CacheState } from '../api/state.js';
 import type { CacheStats, Counters } from '../observe/stats.js';
+import { escapeGlob } from '../stores/glob.js';
 import { FAILED } from '../stores/guard.js';
 import type { CacheStore } from '../stores/types.js';
 
@@ -59,10 +60,18 @@ export function instanceKey(prefix: string, id: string): string {
   return `${prefix}{stats}:instance:${id}`;
 }
 
-/** Start reporting an instance's counters every `intervalMs` (the timer does not keep the process alive). */
+/**
+ * Start reporting an instance's counters every `intervalMs`. The timer keeps neither the process nor the
+ * instance alive: it holds the state weakly, and stops itself once the instance has been collected.
+ */
 export function startReporting(state: CacheState, intervalMs: number): void {
   if (!state.guard.store.recordStats) return;
-  const timer = setInterval(() => void report(state), intervalMs);
+  const weak = new WeakRef(state);
+  const timer: ReturnType<typeof setInterval> = setInterval(() => {
+    const live = weak.deref();
+    if (live) void report(live);
+    else clearInterval(timer);
+  }, intervalMs);
   timer.unref?.();
   state.reporting = { timer, intervalMs, reported: { ...state.counters } };
 }
@@ -116,7 +125,7 @@ export async function readFleetStats(store: Pick<CacheStore, 'readStats'>, prefi
   if (!store.readStats) throw new Error('this store keeps no fleet counters');
   const { counters: raw, instances: rawInstances } = await store.readStats(
     statsKey(prefix),
-    `${escapeGlobText(prefix)}\\{stats\\}:instance:*`,
+    `${escapeGlob(instanceKey(prefix, ''))}*`,
   );
   const counters = {} as FleetCacheStats['counters'];
   for (const name of FLEET_COUNTERS) counters[name] = Number(raw[name] ?? 0) || 0;
@@ -136,8 +145,4 @@ export async function readFleetStats(store: Pick<CacheStore, 'readStats'>, prefi
     hitRatio: consulted === 0 ? null : (counters.hits + counters.staleHits + counters.revalidations) / consulted,
     instances,
   };
-}
-
-function escapeGlobText(text: string): string {
-  return text.replace(/[*?[\]\\{}]/g, '\\$&');
 }

@@ -64,7 +64,7 @@ function storeOf(store: IORedisClient | CacheStore): CacheStore {
 }
 
 /** The method and URL an entry key names (`<prefix>{rid}:<vid>:<METHOD> <url>` or `…:key:<METHOD>:<key>`). */
-function labelOf(key: string): { method: string; url: string } {
+export function labelOf(key: string): { method: string; url: string } {
   const rest = key.slice(key.indexOf('}:') + 2);
   const label = rest.slice(rest.indexOf(':') + 1);
   if (label.startsWith('key:')) {

@@ -1,11 +1,10 @@
 import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } from 'axios';
 import type { CacheState } from '../api/state.js';
 import type { Entry } from '../entries/entry.js';
-import { plainHeaders, storableHeaders } from '../entries/entry.js';
 import { expectMiss, notePresence, readEntry, writeEntry } from '../entries/entry-store.js';
-import { followsHttp, staleWindows } from '../entries/freshness.js';
+import { staleWindows, unkeyedAuthorization } from '../entries/freshness.js';
 import type { RequestKeys } from '../entries/key.js';
-import { renewEntry, writeRenewed } from '../entries/renew.js';
+import { applyNotModified, writeRenewed } from '../entries/renew.js';
 import { varyMatches } from '../entries/vary.js';
 import {
   coordinateFill,
@@ -15,7 +14,7 @@ import {
   readOrLease,
   releaseFill,
 } from '../fleet/lease.js';
-import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
+import { hasValidator, revalidationHeaders } from '../http/conditional.js';
 import { freshFor, staleAccepted } from '../http/reuse.js';
 import { measuring, type Timings } from '../observe/tracing.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
@@ -218,36 +217,20 @@ function renewed304(
   result: UpstreamResult & { ok: true },
   lease: HeldLease | null,
 ): Outcome | null {
-  const headers = storableHeaders(plainHeaders(result.response.headers));
-  if (!notModifiedApplies(stored.headers, headers)) return null;
-  const merged = updatedHeaders(stored.headers, headers);
-  const createdAt = Date.now();
-  const auth = unkeyedAuthorization(state, request, config);
-  const renewed = renewEntry(state, keys, request, stored, merged, createdAt, result.fetchMs, auth);
+  const applied = applyNotModified(state, keys, request, config, stored, result.response.headers, result.fetchMs);
+  if (!applied) return null;
+  const { renewed } = applied;
   if (!renewed) {
     if (lease) void releaseFill(state, keys, lease, true);
     // Not storable any more, but the `304` still says the stored body is current: it answers this request.
-    return entryOutcome({ ...stored, headers: merged, createdAt, freshUntil: createdAt }, 'revalidated');
+    const { headers, createdAt } = applied;
+    return entryOutcome({ ...stored, headers, createdAt, freshUntil: createdAt }, 'revalidated');
   }
   state.l1?.set(keys.entry, renewed.entry, Date.now());
   void writeRenewed(state, keys, stored, renewed, lease ?? undefined).then((released) => {
     if (lease && !released) void releaseFill(state, keys, lease, false);
   });
   return entryOutcome(renewed.entry, 'revalidated');
-}
-
-/**
- * Under `httpSemantics`, whether the request carries `Authorization` that the key does not isolate (it is
- * not among `varyHeaders`): a shared cache then stores the answer only when the response allows it.
- */
-export function unkeyedAuthorization(
-  state: CacheState,
-  request: ResolvedRequestOptions,
-  config: InternalAxiosRequestConfig,
-): boolean {
-  if (!followsHttp(state, request) || state.options.varyHeaders.includes('authorization')) return false;
-  const headers = config.headers as unknown as { has?: (name: string) => boolean } | undefined;
-  return typeof headers?.has === 'function' && headers.has('authorization');
 }
 
 /**

@@ -1,13 +1,13 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
-import { type Entry, plainHeaders, storableHeaders } from '../entries/entry.js';
+import type { Entry } from '../entries/entry.js';
 import { readEntry, writeEntry } from '../entries/entry-store.js';
+import { unkeyedAuthorization } from '../entries/freshness.js';
 import type { RequestKeys } from '../entries/key.js';
-import { renewEntry, writeRenewed } from '../entries/renew.js';
+import { applyNotModified, writeRenewed } from '../entries/renew.js';
 import { keepLease, leasesUsable, leaseToken } from '../fleet/lease.js';
-import { hasValidator, notModifiedApplies, revalidationHeaders, updatedHeaders } from '../http/conditional.js';
+import { hasValidator, revalidationHeaders } from '../http/conditional.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
-import { unkeyedAuthorization } from './fill.js';
 import { callUpstream, conditionalConfig, detachedConfig, responseHead } from './upstream.js';
 
 /**
@@ -68,16 +68,19 @@ async function refresh(
     );
     stopRenewing?.();
     if (!result.ok || result.response.status >= 500) return;
-    const auth = unkeyedAuthorization(state, request, config);
     if (result.response.status === 304 && conditional) {
-      const headers = storableHeaders(plainHeaders(result.response.headers));
-      if (!notModifiedApplies(seen.headers, headers)) return;
-      const now = Date.now();
-      const merged = updatedHeaders(seen.headers, headers);
-      const renewed = renewEntry(state, keys, request, seen, merged, now, result.fetchMs, auth);
+      const renewed = applyNotModified(
+        state,
+        keys,
+        request,
+        config,
+        seen,
+        result.response.headers,
+        result.fetchMs,
+      )?.renewed;
       if (!renewed) return;
       state.counters.revalidations++;
-      state.l1?.set(keys.entry, renewed.entry, now);
+      state.l1?.set(keys.entry, renewed.entry, Date.now());
       if (await writeRenewed(state, keys, seen, renewed, leased ? { token } : undefined)) leased = false;
       return;
     }
@@ -90,7 +93,7 @@ async function refresh(
       Date.now(),
       result.fetchMs,
       leased ? { token } : undefined,
-      auth,
+      unkeyedAuthorization(state, request, config),
     );
     if (written.kind === 'stored') {
       if (written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
