@@ -112,3 +112,29 @@ describe('one registry of cached instances per process', () => {
     stop();
   });
 });
+
+describe('axios-redis-cache/otel from the published build', () => {
+  it('dist/otel.js records the requests of an instance made with dist/index.js', async () => {
+    const { MeterProvider, InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
+      await import('@opentelemetry/sdk-metrics');
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const [[, esm, esmAxios]] = builds as [[string, typeof Library, AxiosStatic]];
+    const otel = (await import('../../dist/otel.js')) as unknown as typeof import('../../src/otel/index.js');
+    const stop = otel.instrumentCache({ meter: provider.getMeter('dist') });
+    const api = esm.withCache(esmAxios.create({ baseURL: servers.upstream.url }), { fleetStats: false });
+    await api.get('/otel-dist');
+    await api.get('/otel-dist');
+    await reader.forceFlush();
+    stop();
+    const metric = exporter
+      .getMetrics()
+      .at(-1)
+      ?.scopeMetrics.flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === otel.METRICS.requests);
+    const statuses = metric?.dataPoints.map((p) => p.attributes['axios_redis_cache.status']).sort();
+    expect(statuses).toEqual(['hit', 'miss']);
+    await provider.shutdown();
+  });
+});
