@@ -43,7 +43,7 @@ export {
 } from './options/index.js';
 export type { CacheInfo } from './request/replay.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
 export {
   type CacheStore,
   type FillWrite,

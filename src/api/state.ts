@@ -5,7 +5,7 @@ import type { Counters } from '../observe/stats.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { FlightMap } from '../request/coalesce.js';
 import type { Outcome } from '../request/outcome.js';
-import type { StoreGuard } from '../stores/guard.js';
+import type { StoreGuard } from '../stores/guard/guard.js';
 import type { Subscription } from '../stores/types.js';
 
 /** Everything one cached instance holds. */

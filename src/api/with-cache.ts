@@ -7,7 +7,7 @@ import { type CacheStats, newCounters } from '../observe/stats.js';
 import { type CacheOptions, resolveOptions } from '../options/index.js';
 import { CACHING_ADAPTER, createCachingAdapter } from '../request/adapter.js';
 import { FlightMap } from '../request/coalesce.js';
-import { StoreGuard } from '../stores/guard.js';
+import { StoreGuard } from '../stores/guard/guard.js';
 import type { CacheStore } from '../stores/types.js';
 import { bounded } from './bounded.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';

@@ -7,7 +7,7 @@ import { readFleetStats } from '../fleet/counters.js';
 import { DROP_ALL, invalidationChannel } from '../local/invalidation.js';
 import { inspectEntry, labelOf, listEntries } from '../operate/entries.js';
 import { escapeGlob } from '../stores/glob.js';
-import { RedisStore } from '../stores/redis.js';
+import { RedisStore } from '../stores/redis/store.js';
 import { CliError } from './connect.js';
 import { formatDetails, formatList, formatStats, type StatsView } from './format.js';
 

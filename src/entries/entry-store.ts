@@ -3,7 +3,7 @@ import type { CacheState } from '../api/state.js';
 import { announce, announcement, dropLocal } from '../local/invalidation.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
-import { FAILED } from '../stores/guard.js';
+import { FAILED } from '../stores/guard/guard.js';
 import type { FillWrite } from '../stores/types.js';
 import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
 import { freshness, storeTtlMs } from './freshness.js';

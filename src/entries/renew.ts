@@ -4,7 +4,7 @@ import { notModifiedApplies, updatedHeaders } from '../http/conditional.js';
 import { dropLocal } from '../local/invalidation.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
-import { FAILED } from '../stores/guard.js';
+import { FAILED } from '../stores/guard/guard.js';
 import { type Entry, encodeEntry, headLength } from './entry.js';
 import { decodeRemembered, notePresence } from './entry-store.js';
 import { freshness, storeTtlMs, unkeyedAuthorization } from './freshness.js';

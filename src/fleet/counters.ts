@@ -1,7 +1,7 @@
 import type { CacheState } from '../api/state.js';
 import type { CacheStats, Counters } from '../observe/stats.js';
 import { escapeGlob } from '../stores/glob.js';
-import { FAILED } from '../stores/guard.js';
+import { FAILED } from '../stores/guard/guard.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**

@@ -9,7 +9,7 @@ import type { RequestDirectives } from '../http/request-directives.js';
 import { freshFor } from '../http/reuse.js';
 import type { Flight } from '../request/coalesce.js';
 import type { Outcome } from '../request/outcome.js';
-import { FAILED, type Failed } from '../stores/guard.js';
+import { FAILED, type Failed } from '../stores/guard/guard.js';
 import type { LeaseState } from '../stores/types.js';
 
 /** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */

@@ -1,7 +1,7 @@
 import { decodeEntry, type Entry } from '../entries/entry.js';
 import { entryPattern } from '../entries/key.js';
 import { escapeGlob } from '../stores/glob.js';
-import { type IORedisClient, isIORedisClient, RedisStore } from '../stores/redis.js';
+import { type IORedisClient, isIORedisClient, RedisStore } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { CacheError } from '../api/errors.js';
-import type { IORedisClient } from '../stores/redis.js';
+import type { IORedisClient } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**

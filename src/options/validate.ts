@@ -1,6 +1,6 @@
 import { CacheOptionError } from '../api/errors.js';
 import { MemoryStore } from '../stores/memory.js';
-import { isIORedisClient, RedisStore } from '../stores/redis.js';
+import { isIORedisClient, RedisStore } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 import { DEFAULTS, LIMITS, type ResolvedOptions } from './defaults.js';
 import type { BreakerOptions, L1Options } from './public.js';

@@ -7,7 +7,7 @@ import axios from 'axios';
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { evict, getCacheStats, withCache } from '../../src/index.js';
-import { LEASE_ACQUIRE, LEASE_ACQUIRE_READ, READ_OR_LEASE } from '../../src/stores/scripts.js';
+import { LEASE_ACQUIRE, LEASE_ACQUIRE_READ, READ_OR_LEASE } from '../../src/stores/redis/scripts.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 
 const suite = useRedisAndUpstream();

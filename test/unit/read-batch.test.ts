@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { BATCH_BYTES, IN_FLIGHT_BYTES, MAX_BATCH_KEYS, ReadBatch } from '../../src/stores/read-batch.js';
+import { BATCH_BYTES, IN_FLIGHT_BYTES, MAX_BATCH_KEYS, ReadBatch } from '../../src/stores/redis/read-batch.js';
 
 /** A client double that records the commands it is sent and answers from `values`. */
 function recordingClient(values: Map<string, Buffer>) {

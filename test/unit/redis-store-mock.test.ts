@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import { describe, expect, it, vi } from 'vitest';
 import { CacheOptionError, clearCache, getCacheStats, RedisStore, withCache } from '../../src/index.js';
-import type { IORedisClient } from '../../src/stores/redis.js';
+import type { IORedisClient } from '../../src/stores/redis/store.js';
 
 let instances = 0;
 

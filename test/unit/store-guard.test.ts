@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newCounters } from '../../src/observe/stats.js';
-import { FAILED, QUEUED_WAIT_FACTOR, STALL_FACTOR, StoreGuard } from '../../src/stores/guard.js';
+import { QUEUED_WAIT_FACTOR, STALL_FACTOR } from '../../src/stores/guard/budget.js';
+import { FAILED, StoreGuard } from '../../src/stores/guard/guard.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { CacheStore } from '../../src/stores/types.js';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { UnexpectedReplyError } from './types.js';
+import { UnexpectedReplyError } from '../types.js';
 
 interface Waiter {
   resolve(value: Buffer | null): void;

@@ -1,5 +1,5 @@
-import type { LeaseState } from './types.js';
-import { UnexpectedReplyError } from './types.js';
+import type { LeaseState } from '../types.js';
+import { UnexpectedReplyError } from '../types.js';
 
 /** Checks of Redis replies against the command that got them, and small key helpers. */
 

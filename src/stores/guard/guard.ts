@@ -1,43 +1,23 @@
-import { performance } from 'node:perf_hooks';
 import {
   type CacheError,
   CacheStoreError,
   CacheStoreTimeoutError,
   CacheStoreUnavailableError,
   type StoreOperation,
-} from '../api/errors.js';
-import type { Counters } from '../observe/stats.js';
-import { type BreakerMessage, breakerChannel, type StoreErrorMessage, storeErrorChannel } from '../observe/tracing.js';
-import type { CacheErrorContext, ResolvedOptions } from '../options/index.js';
+} from '../../api/errors.js';
+import type { Counters } from '../../observe/stats.js';
+import {
+  type BreakerMessage,
+  breakerChannel,
+  type StoreErrorMessage,
+  storeErrorChannel,
+} from '../../observe/tracing.js';
+import type { CacheErrorContext, ResolvedOptions } from '../../options/index.js';
+import type { CacheStore } from '../types.js';
 import { Breaker } from './breaker.js';
-import { Deadlines, unref } from './deadlines.js';
-import type { CacheStore } from './types.js';
-
-/**
- * How many times `storeTimeout` of wall-clock time a call may wait while the store answers nothing at all,
- * however busy this process is: the bound a stalled (paused, unreachable, silent) store adds to a call.
- */
-export const STALL_FACTOR = 4;
-
-/**
- * How many times `storeTimeout` a call may wait in all, in wall-clock time, while the store keeps answering
- * the calls queued before it (64 reads of 500 KB in flight): the bound for a store that is busy, not stalled.
- */
-export const QUEUED_WAIT_FACTOR = 40;
-
-/**
- * Calls sent and not yet answered (including those that timed out on our side but are still queued on the
- * connection) beyond which new calls are not made: nothing piles up behind a connection that stopped
- * answering while it is being replaced.
- */
-export const MAX_UNANSWERED = 4096;
-
-/** A connection that answered nothing for this long (at least) while calls were pending is replaced. */
-export const SILENCE_MS = 1000;
-
-/** Milliseconds this process's event loop has spent idle (waiting for I/O) since it started. */
-const loopIdleMs: () => number =
-  typeof performance.nodeTiming?.idleTime === 'number' ? () => performance.nodeTiming.idleTime : () => Number.NaN;
+import { type CallStart, loopIdleMs, timeLeft } from './budget.js';
+import { Deadlines } from './deadlines.js';
+import { SilenceWatch } from './health.js';
 
 /** A lying connection is dropped at most this often (a planted value read in a loop cannot thrash it). */
 export const DISTRUST_INTERVAL_MS = 1000;
@@ -53,18 +33,9 @@ export type Failed = typeof FAILED;
  * `storeTimeout`, is not attempted while the store is not ready or the circuit breaker is open, and
  * every failure is counted and reported to `onError` instead of thrown.
  *
- * Budget: a call fails once this process has spent `storeTimeout` ms waiting for the store with nothing
- * else to do (its event loop idle) while the store answered nothing — stalled, paused or unreachable. Time
- * the process spends busy does not count: a reply that is already in the socket while the process parses
- * the replies queued before it (large values, 64 requests in flight) is not the store's delay. Nor does
- * time before the last answer to an earlier call: a store streaming the replies of the calls queued ahead
- * (64 reads of 500 KB: 32 MB, which Redis takes tens of ms to send here) is busy with our own queue, not
- * failing, and turning those reads into misses would send the whole queue upstream at the worst moment.
- * Two limits: a call that a later call overtook (answered first: another Cluster node, a lost reply)
- * fails as soon as its own budget is up; no call waits more than {@link STALL_FACTOR} × `storeTimeout` of
- * wall-clock time while the store answers nothing, however busy this process; and none more than
- * {@link QUEUED_WAIT_FACTOR} ×
- * `storeTimeout` in all.
+ * Budget: see `budget.ts` — time this process spends busy does not count, nor time the store spends
+ * answering the calls queued before this one; a stalled store adds at most `STALL_FACTOR` × `storeTimeout`.
+ * A connection that answers nothing while calls wait is replaced (`health.ts`).
  *
  * Breaker: `failures` consecutive failures or timeouts open it; while open, calls are skipped; after
  * `cooldown` ms the next call is a probe (others still skip) whose success closes it and whose failure
@@ -74,17 +45,14 @@ export class StoreGuard {
   /** Reads (`get`) and writes (everything else) fail separately: writes refused by Redis never skip reads. */
   private readonly reads: Breaker;
   private readonly writes: Breaker;
-  /** Calls sent and not answered yet (even if timed out on our side), and when anything was last answered. */
-  private unanswered = 0;
-  private lastAnswerAt = Date.now();
-  private healthTimer: NodeJS.Timeout | null = null;
+  /** Whether the store answers while calls wait (a silent connection is replaced). */
+  private readonly health: SilenceWatch;
   /** Calls started so far: each call's number orders it against the others. */
   private started = 0;
   /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
   /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
   private lastDoneIdle = 0;
-  /** Calls waiting for an answer, in deadline order (see {@link StoreGuard.watch}). */
   /** The deadlines of pending calls, under one timer. */
   private readonly deadlines = new Deadlines();
   /** When the connection was last distrusted, and until when failures do not count towards the breaker. */
@@ -98,6 +66,7 @@ export class StoreGuard {
   ) {
     this.reads = new Breaker(options.breaker, (open) => announceBreaker('read', open));
     this.writes = new Breaker(options.breaker, (open) => announceBreaker('write', open));
+    this.health = new SilenceWatch(options.storeTimeoutMs, (reason) => this.distrust(reason));
     // The store is back (reconnected): probe at once rather than wait out the cooldown.
     store.onReady?.(() => {
       this.reads.wake();
@@ -138,7 +107,7 @@ export class StoreGuard {
     // A release is never skipped: a lease left behind would stall the fleet for its whole TTL.
     const breaker = operation === 'get' ? this.reads : this.writes;
     const admitted = operation === 'release' ? 'go' : breaker.admit();
-    if (admitted === 'skip' || this.unanswered >= MAX_UNANSWERED) {
+    if (admitted === 'skip' || this.health.saturated) {
       if (admitted === 'probe') breaker.unprobe();
       this.counters.storeSkips++;
       return Promise.resolve(FAILED);
@@ -152,29 +121,22 @@ export class StoreGuard {
       this.failed(breaker, () => new CacheStoreError(operation, key, error), operation, key, probe);
       return Promise.resolve(FAILED);
     }
-    this.sent();
-    const id = ++this.started;
-    const startedAt = Date.now();
-    const idleAtStart = loopIdleMs();
+    this.health.sent();
+    const started: CallStart = { id: ++this.started, startedAt: Date.now(), idleAtStart: loopIdleMs() };
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
       let timedOut = false;
       const expire = () => {
         if (settled) return;
-        // Still within the budget: time this process spent busy does not count, and while no later call
-        // has been answered, the budget runs from the last answer — the store is working through the calls
-        // made before this one (see the class comment).
-        const budget = this.options.storeTimeoutMs;
-        const since = this.lastDone < id ? Math.max(idleAtStart, this.lastDoneIdle) : idleAtStart;
-        const idleLeft = budget - (loopIdleMs() - since);
-        // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything — a success, an
-        // error, a late answer — or since the call began, however busy this process; QUEUED_WAIT_FACTOR ×
-        // budget in all.
-        const now = Date.now();
-        const stallLeft = budget * STALL_FACTOR - (now - Math.max(startedAt, this.lastAnswerAt));
-        const totalLeft = budget * QUEUED_WAIT_FACTOR - (now - startedAt);
-        if (idleLeft > 0 && this.lastDone < id && stallLeft > 0 && totalLeft > 0) {
-          setTimeout(() => setImmediate(expire), Math.max(1, Math.min(idleLeft, stallLeft, totalLeft)));
+        // Still within the budget (see budget.ts): wait on.
+        const progress = {
+          lastDone: this.lastDone,
+          lastDoneIdle: this.lastDoneIdle,
+          lastAnswerAt: this.health.lastAnswerAt,
+        };
+        const left = timeLeft(started, progress, this.options.storeTimeoutMs, Date.now());
+        if (left > 0) {
+          setTimeout(() => setImmediate(expire), Math.max(1, left));
           return;
         }
         settled = true;
@@ -189,10 +151,10 @@ export class StoreGuard {
         );
         resolve(FAILED);
       };
-      const watch = this.deadlines.watch(startedAt + this.options.storeTimeoutMs, expire);
+      const watch = this.deadlines.watch(started.startedAt + this.options.storeTimeoutMs, expire);
       pending.then(
         (value) => {
-          this.answered();
+          this.health.answered();
           if (timedOut) {
             // Late, but the store works: do not let queueing delays add up to an open breaker.
             breaker.recovered();
@@ -202,12 +164,12 @@ export class StoreGuard {
           settled = true;
           watch.expire = null;
           breaker.succeeded();
-          if (id > this.lastDone) this.lastDone = id;
+          if (started.id > this.lastDone) this.lastDone = started.id;
           this.lastDoneIdle = loopIdleMs();
           resolve(value);
         },
         (error: unknown) => {
-          this.answered();
+          this.health.answered();
           if (settled) return;
           settled = true;
           watch.expire = null;
@@ -254,39 +216,6 @@ export class StoreGuard {
     }
     return this.call(operation, key, run);
   }
-
-  /** A call went out: watch the connection's health while anything is unanswered. */
-  private sent(): void {
-    if (this.unanswered === 0) this.lastAnswerAt = Date.now();
-    this.unanswered++;
-    this.healthTimer ??= unref(setTimeout(this.checkHealth, this.silenceMs / 4));
-  }
-
-  private answered(): void {
-    this.unanswered--;
-    this.lastAnswerAt = Date.now();
-  }
-
-  /** How long a connection may answer nothing while calls wait before it is replaced. */
-  private get silenceMs(): number {
-    return Math.max(SILENCE_MS, 20 * this.options.storeTimeoutMs);
-  }
-
-  /**
-   * A connection that answers nothing while calls wait — a half-open connection (a dead NAT, a failed host:
-   * no FIN, no RST), a stalled server — is replaced (as a lying one is): its queued calls fail, and a new
-   * connection serves the next ones.
-   */
-  private readonly checkHealth = (): void => {
-    this.healthTimer = null;
-    if (this.unanswered <= 0) return;
-    const silent = Date.now() - this.lastAnswerAt;
-    if (silent >= this.silenceMs) {
-      this.distrust(`no reply for ${Math.round(silent)} ms while calls wait: reconnecting`);
-      this.lastAnswerAt = Date.now(); // give the new connection its own time
-    }
-    this.healthTimer = unref(setTimeout(this.checkHealth, this.silenceMs / 4));
-  };
 
   /**
    * The store answered a call with a reply that cannot belong to it (another key's entry, a reply of the

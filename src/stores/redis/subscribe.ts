@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Subscription } from './types.js';
+import type { Subscription } from '../types.js';
 
 /**
  * Listen to a pub/sub channel on a dedicated connection (a subscribed connection can run nothing else):

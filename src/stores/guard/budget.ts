@@ -1,0 +1,63 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * How long a store call may wait (see `StoreGuard`). A call fails once this process has spent
+ * `storeTimeout` ms waiting for the store with nothing else to do (its event loop idle) while the store
+ * answered nothing — stalled, paused or unreachable. Time the process spends busy does not count: a reply
+ * that is already in the socket while the process parses the replies queued before it (large values, 64
+ * requests in flight) is not the store's delay. Nor does time before the last answer to an earlier call: a
+ * store streaming the replies of the calls queued ahead (64 reads of 500 KB: 32 MB, which Redis takes tens
+ * of ms to send here) is busy with our own queue, not failing, and turning those reads into misses would
+ * send the whole queue upstream at the worst moment. Two limits: a call that a later call overtook
+ * (answered first: another Cluster node, a lost reply) fails as soon as its own budget is up; no call waits
+ * more than {@link STALL_FACTOR} × `storeTimeout` of wall-clock time while the store answers nothing,
+ * however busy this process; and none more than {@link QUEUED_WAIT_FACTOR} × `storeTimeout` in all.
+ */
+
+/**
+ * How many times `storeTimeout` of wall-clock time a call may wait while the store answers nothing at all,
+ * however busy this process is: the bound a stalled (paused, unreachable, silent) store adds to a call.
+ */
+export const STALL_FACTOR = 4;
+
+/**
+ * How many times `storeTimeout` a call may wait in all, in wall-clock time, while the store keeps answering
+ * the calls queued before it (64 reads of 500 KB in flight): the bound for a store that is busy, not stalled.
+ */
+export const QUEUED_WAIT_FACTOR = 40;
+
+/** Milliseconds this process's event loop has spent idle (waiting for I/O) since it started. */
+export const loopIdleMs: () => number =
+  typeof performance.nodeTiming?.idleTime === 'number' ? () => performance.nodeTiming.idleTime : () => Number.NaN;
+
+/** One pending call: its number (calls are numbered in the order they start), and when it started. */
+export interface CallStart {
+  readonly id: number;
+  readonly startedAt: number;
+  /** {@link loopIdleMs} when it started. */
+  readonly idleAtStart: number;
+}
+
+/** What the store has answered so far. */
+export interface StoreProgress {
+  /** The highest-numbered call that has succeeded. */
+  readonly lastDone: number;
+  /** {@link loopIdleMs} when a call last succeeded: progress for the calls made before that one. */
+  readonly lastDoneIdle: number;
+  /** When the store last answered anything (a success, an error, a late answer). */
+  readonly lastAnswerAt: number;
+}
+
+/** How many ms `call` may still wait, at `now`; 0 or less once its budget is spent. */
+export function timeLeft(call: CallStart, progress: StoreProgress, budgetMs: number, now: number): number {
+  // A later call was answered first: this one's own budget is all it gets.
+  if (progress.lastDone >= call.id) return 0;
+  // Busy time does not count, and the budget runs from the last answer to an earlier call.
+  const since = Math.max(call.idleAtStart, progress.lastDoneIdle);
+  const idleLeft = budgetMs - (loopIdleMs() - since);
+  // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything or since the call
+  // began, however busy this process; QUEUED_WAIT_FACTOR × budget in all.
+  const stallLeft = budgetMs * STALL_FACTOR - (now - Math.max(call.startedAt, progress.lastAnswerAt));
+  const totalLeft = budgetMs * QUEUED_WAIT_FACTOR - (now - call.startedAt);
+  return Math.min(idleLeft, stallLeft, totalLeft);
+}
