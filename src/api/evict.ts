@@ -1,6 +1,6 @@
 import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
 import { entryPattern, entryUrl, fullPath, requestKeys, tagIndexKey } from '../entries/key.js';
-import { announce, DROP_ALL } from '../local/invalidation.js';
+import { DROP_ALL } from '../local/invalidation.js';
 import { resolveRequestOptions } from '../options/index.js';
 import { escapeGlob } from '../stores/glob.js';
 import { bounded } from './bounded.js';
@@ -67,8 +67,8 @@ export async function evict(instance: AnyInstance, request: string | RegExp | Ca
   }
   const removed = await bounded(state, 'evict', keys.label, (store) => store.deleteIndexed([keys.variants]));
   // Only this request's in-process copies go, in every process: every key starting with its `{rid}` part.
-  state.present.clear();
-  await announce(state, `^${keys.variants.slice(0, -'variants'.length)}\t${keys.label}`);
+  state.entries.forgetPresence();
+  await state.invalidations.announce(`^${keys.variants.slice(0, -'variants'.length)}\t${keys.label}`);
   return removed;
 }
 
@@ -108,8 +108,8 @@ export async function clearCache(instance: AnyInstance): Promise<number> {
  * the same call as its lookup (see `expectMiss`).
  */
 async function dropped(state: CacheState, removed: number): Promise<number> {
-  state.present.clear();
-  await announce(state, DROP_ALL);
+  state.entries.forgetPresence();
+  await state.invalidations.announce(DROP_ALL);
   return removed;
 }
 

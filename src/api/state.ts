@@ -1,14 +1,19 @@
 import type { AxiosAdapter } from 'axios';
-import type { EntryMeta } from '../entries/entry.js';
+import type { EntryStore } from '../entries/entry-store.js';
+import type { FleetReporter } from '../fleet/counters.js';
+import type { Invalidations } from '../local/invalidation.js';
 import type { LocalLayer } from '../local/l1.js';
 import type { Counters } from '../observe/stats.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { FlightMap } from '../request/coalesce.js';
 import type { Outcome } from '../request/outcome.js';
 import type { StoreGuard } from '../stores/guard/guard.js';
-import type { Subscription } from '../stores/types.js';
 
-/** Everything one cached instance holds. */
+/**
+ * Everything one cached instance holds: its resolved options and adapter, and the parts that own their data
+ * — the store guard, the entry store, the flights, the in-process layer, invalidations and fleet reports.
+ * The request flow (`request/`) reads these; none of it is reassigned after `withCache`.
+ */
 export interface CacheState {
   readonly options: ResolvedOptions;
   /** The instance's own adapter, resolved once by `withCache`. */
@@ -20,19 +25,15 @@ export interface CacheState {
   readonly guard: StoreGuard;
   /** In-process fills by key (single flight). */
   readonly flights: FlightMap<Outcome>;
-  /** Entry keys this process recently found or stored (bounded): reads of others are expected to miss. */
-  readonly present: Set<string>;
-  /** The metadata last decoded for each recently read key (bounded): the same stored answer decodes once. */
-  readonly metas: Map<string, EntryMeta>;
+  /** The instance's entries in its store: reads, decoding, what this process remembers of them. */
+  readonly entries: EntryStore;
   /** Keys with a background refresh running in this process. */
   readonly refreshing: Set<string>;
   readonly counters: Counters;
   /** The optional in-process layer (`l1`), or `null`. */
   readonly l1: LocalLayer | null;
-  /** Identifies this instance's own invalidation messages. */
-  readonly instanceId: string;
-  /** Fleet-wide counter reports (`fleetStats`), or `null` when off. */
-  reporting: { timer: ReturnType<typeof setInterval>; intervalMs: number; reported: Counters } | null;
-  /** The invalidation subscription behind `l1`, when the store has pub/sub. */
-  subscription: Subscription | null;
+  /** This instance's reports to the fleet-wide counters (started when `fleetStats` is on). */
+  readonly reporter: FleetReporter;
+  /** This instance's announcements of overwrites and evictions, and (with `l1`) its subscription to the fleet's. */
+  readonly invalidations: Invalidations;
 }

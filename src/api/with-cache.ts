@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { type FleetCacheStats, readFleetStats, report, startReporting, stopReporting } from '../fleet/counters.js';
-import { invalidationChannel, receiveInvalidation } from '../local/invalidation.js';
+import { EntryStore } from '../entries/entry-store.js';
+import { type FleetCacheStats, FleetReporter, readFleetStats } from '../fleet/counters.js';
+import { Invalidations } from '../local/invalidation.js';
 import { LocalLayer } from '../local/l1.js';
 import { type CacheStats, newCounters } from '../observe/stats.js';
 import { type CacheOptions, resolveOptions } from '../options/index.js';
@@ -48,48 +49,28 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
   const counters = newCounters();
   const base = axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig);
   const adapterKind = adapterKindOf(instance.defaults.adapter, base);
+  const guard = new StoreGuard(resolved.store, resolved, counters);
+  const l1 = resolved.l1 ? new LocalLayer(resolved.l1) : null;
+  const instanceId = randomBytes(9).toString('base64url');
   const state: CacheState = {
     options: resolved,
     base,
     adapterKind,
     httpKeyKind: `${adapterKind}+http`,
-    guard: new StoreGuard(resolved.store, resolved, counters),
+    guard,
+    entries: new EntryStore(guard, counters),
     flights: new FlightMap(adapterKind),
-    present: new Set(),
-    metas: new Map(),
     refreshing: new Set(),
     counters,
-    l1: resolved.l1 ? new LocalLayer(resolved.l1) : null,
-    instanceId: randomBytes(9).toString('base64url'),
-    subscription: null,
-    reporting: null,
+    l1,
+    invalidations: new Invalidations(guard, resolved.prefix, instanceId, l1),
+    reporter: new FleetReporter(guard, counters, resolved.prefix, instanceId, l1),
   };
-  if (state.l1) listenForInvalidations(state, state.l1);
-  if (resolved.fleetStatsMs !== null) startReporting(state, resolved.fleetStatsMs);
+  state.invalidations.listen();
+  if (resolved.fleetStatsMs !== null) state.reporter.start(resolved.fleetStatsMs);
   instance.defaults.adapter = createCachingAdapter(state);
   states.set(instance, state);
   return instance as unknown as CachedAxiosInstance;
-}
-
-/**
- * With `l1`: follow the fleet's invalidations. The layer serves only while the subscription is live; when
- * it comes (back) up, everything learnt before is dropped, since messages may have been missed. A store
- * without pub/sub (MemoryStore: one process) keeps the layer usable, bounded by `l1.ttl`.
- */
-function listenForInvalidations(state: CacheState, l1: LocalLayer): void {
-  const store = state.options.store;
-  if (!store.subscribe) {
-    l1.usable = true;
-    return;
-  }
-  state.subscription = store.subscribe(
-    invalidationChannel(state.options.prefix),
-    (message) => receiveInvalidation(state, message),
-    (up) => {
-      l1.clear();
-      l1.usable = up;
-    },
-  );
 }
 
 /**
@@ -99,14 +80,8 @@ function listenForInvalidations(state: CacheState, l1: LocalLayer): void {
  */
 export async function closeCache(instance: CachedAxiosInstance | AxiosInstance): Promise<void> {
   const state = cacheStateOf(instance);
-  await stopReporting(state);
-  if (state.l1) {
-    state.l1.usable = false;
-    state.l1.clear();
-  }
-  const subscription = state.subscription;
-  state.subscription = null;
-  await subscription?.close();
+  await state.reporter.stop();
+  await state.invalidations.close();
 }
 
 /** The cache state of an instance returned by `withCache`. Throws {@link CacheNotInstalledError}. */
@@ -194,6 +169,6 @@ function isAxiosInstance(value: unknown): value is AxiosInstance {
 }
 
 async function fleetStatsOf(state: CacheState): Promise<FleetCacheStats> {
-  await report(state);
+  await state.reporter.report();
   return bounded(state, 'stats', undefined, (store) => readFleetStats(store, state.options.prefix));
 }

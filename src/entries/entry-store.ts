@@ -1,81 +1,109 @@
 import type { CacheEntryError } from '../api/errors.js';
 import type { CacheState } from '../api/state.js';
-import { announce, announcement, dropLocal } from '../local/invalidation.js';
+import type { Counters } from '../observe/stats.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
+import type { StoreGuard } from '../stores/guard/guard.js';
 import { FAILED } from '../stores/guard/guard.js';
 import type { FillWrite } from '../stores/types.js';
-import { bodyToBytes, decodeEntry, type Entry, encodeEntry } from './entry.js';
+import { bodyToBytes, decodeEntry, type Entry, type EntryMeta, encodeEntry } from './entry.js';
 import { freshness, storeTtlMs } from './freshness.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 
-/** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
-export async function readEntry(state: CacheState, keys: RequestKeys): Promise<Entry | null> {
-  const raw = await state.guard.call('get', keys.label, (store) => store.get(keys.entry));
-  if (raw === FAILED || raw === null) return null;
-  return decodeOrReport(state, keys, raw);
-}
-
-/** Most keys {@link CacheState.present} remembers; it starts over when full. */
+/** Most keys {@link EntryStore} remembers as present; it starts over when full. */
 const PRESENT_MAX = 10_000;
 
-/**
- * A read of a key this process has not found (or stored) lately will probably miss: when the store can
- * fold the lease into the read, that read goes as one call, and a miss costs one round trip before the
- * upstream call instead of two. Keys read or stored recently are read with a plain (batched) read.
- */
-export function expectMiss(state: CacheState, keys: RequestKeys): boolean {
-  const store = state.guard.store;
-  return (
-    store.getOrAcquireLease !== undefined &&
-    store.acquireLease !== undefined &&
-    !state.present.has(keys.entry) &&
-    store.supports?.('leases') !== false &&
-    state.guard.writesHealthy
-  );
-}
-
-/** Remember whether the last read (or write) of a key found it (only for stores that fold the lease). */
-export function notePresence(state: CacheState, keys: RequestKeys, found: boolean): void {
-  if (state.guard.store.getOrAcquireLease === undefined) return;
-  if (!found) {
-    state.present.delete(keys.entry);
-    return;
-  }
-  if (state.present.has(keys.entry)) return;
-  if (state.present.size >= PRESENT_MAX) state.present.clear();
-  state.present.add(keys.entry);
-}
-
-/** Most keys whose decoded metadata {@link CacheState.metas} keeps; it starts over when full. */
+/** Most keys whose decoded metadata {@link EntryStore} keeps; it starts over when full. */
 const METAS_MAX = 2_000;
 
 /**
- * Decode an entry of this request, reusing the metadata decoded last time for its key when the bytes are
- * the same (and remembering it otherwise). Throws {@link CacheEntryError} as `decodeEntry` does.
+ * The entries of one cached instance as its store holds them: read through the guard, decoded and checked
+ * against the request that reads them (an unusable value is counted, reported, and a miss), with what this
+ * process remembers of them — the keys it found or stored lately (so that a read expected to miss can take
+ * the fill lease in the same call) and the metadata it decoded last (so that the same stored answer
+ * decodes once).
  */
-export function decodeRemembered(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry {
-  const known = state.metas.get(keys.entry);
-  const entry = decodeEntry(raw, keys, known, true);
-  if (entry.meta && entry.meta !== known) {
-    if (state.metas.size >= METAS_MAX && !known) state.metas.clear();
-    state.metas.set(keys.entry, entry.meta);
-  }
-  return entry;
-}
+export class EntryStore {
+  /** Entry keys this process recently found or stored (bounded): reads of others are expected to miss. */
+  private readonly present = new Set<string>();
+  /** The metadata last decoded for each recently read key (bounded). */
+  private readonly metas = new Map<string, EntryMeta>();
 
-/** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
-export function decodeOrReport(state: CacheState, keys: RequestKeys, raw: Uint8Array): Entry | null {
-  try {
-    const entry = decodeRemembered(state, keys, raw);
-    if (state.guard.store.freshReads === true) entry.owned = true;
+  constructor(
+    readonly guard: StoreGuard,
+    private readonly counters: Counters,
+  ) {}
+
+  /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
+  async read(keys: RequestKeys): Promise<Entry | null> {
+    const raw = await this.guard.call('get', keys.label, (store) => store.get(keys.entry));
+    if (raw === FAILED || raw === null) return null;
+    return this.decodeOrReport(keys, raw);
+  }
+
+  /**
+   * A read of a key this process has not found (or stored) lately will probably miss: when the store can
+   * fold the lease into the read, that read goes as one call, and a miss costs one round trip before the
+   * upstream call instead of two. Keys read or stored recently are read with a plain (batched) read.
+   */
+  expectMiss(keys: RequestKeys): boolean {
+    const { guard } = this;
+    const store = guard.store;
+    return (
+      store.getOrAcquireLease !== undefined &&
+      store.acquireLease !== undefined &&
+      !this.present.has(keys.entry) &&
+      store.supports?.('leases') !== false &&
+      guard.writesHealthy
+    );
+  }
+
+  /** Remember whether the last read (or write) of a key found it (only for stores that fold the lease). */
+  notePresence(keys: RequestKeys, found: boolean): void {
+    if (this.guard.store.getOrAcquireLease === undefined) return;
+    const { present } = this;
+    if (!found) {
+      present.delete(keys.entry);
+      return;
+    }
+    if (present.has(keys.entry)) return;
+    if (present.size >= PRESENT_MAX) present.clear();
+    present.add(keys.entry);
+  }
+
+  /** Forget which keys were present (after an eviction, every read may miss). */
+  forgetPresence(): void {
+    this.present.clear();
+  }
+
+  /**
+   * Decode an entry of this request, reusing the metadata decoded last time for its key when the bytes are
+   * the same (and remembering it otherwise). Throws {@link CacheEntryError} as `decodeEntry` does.
+   */
+  decode(keys: RequestKeys, raw: Uint8Array): Entry {
+    const { metas } = this;
+    const known = metas.get(keys.entry);
+    const entry = decodeEntry(raw, keys, known, true);
+    if (entry.meta && entry.meta !== known) {
+      if (metas.size >= METAS_MAX && !known) metas.clear();
+      metas.set(keys.entry, entry.meta);
+    }
     return entry;
-  } catch (error) {
-    state.counters.badEntries++;
-    state.guard.report(error as CacheEntryError, 'get', keys.label);
-    // Another key's entry in answer to this read: the connection may be answering the wrong commands.
-    if ((error as CacheEntryError).problem === 'key') state.guard.distrust();
-    return null;
+  }
+
+  /** Decode stored bytes; an unusable value is counted, reported, and treated as absent. */
+  decodeOrReport(keys: RequestKeys, raw: Uint8Array): Entry | null {
+    try {
+      const entry = this.decode(keys, raw);
+      if (this.guard.store.freshReads === true) entry.owned = true;
+      return entry;
+    } catch (error) {
+      this.counters.badEntries++;
+      this.guard.report(error as CacheEntryError, 'get', keys.label);
+      // Another key's entry in answer to this read: the connection may be answering the wrong commands.
+      if ((error as CacheEntryError).problem === 'key') this.guard.distrust();
+      return null;
+    }
   }
 }
 
@@ -143,16 +171,16 @@ export async function writeEntry(
   let leaseReleased = false;
   let result: unknown;
   // Written from now on (a failed write is forgotten at the next read, which misses).
-  notePresence(state, keys, true);
+  state.entries.notePresence(keys, true);
   if (guard.store.writeFill) {
     // One call: entry, its slot's indexes, the announcement, and the lease release.
-    dropLocal(state, keys.entry);
+    state.invalidations.dropLocal(keys.entry);
     const write: FillWrite = {
       key: keys.entry,
       value: bytes,
       ttlMs: keepMs,
       indexes,
-      announce: announcement(state, keys.entry),
+      announce: state.invalidations.announcement(keys.entry),
     };
     if (lease) write.lease = { key: keys.lease, token: lease.token };
     result = await guard.call('set', keys.label, (s) => s.writeFill!(write));
@@ -162,12 +190,12 @@ export async function writeEntry(
     // are told to drop their in-process copy of the key.
     [result] = await Promise.all([
       guard.call('set', keys.label, (s) => s.set(keys.entry, bytes, keepMs, indexes)),
-      announce(state, keys.entry),
+      state.invalidations.announce(keys.entry),
     ]);
   }
   if (result === FAILED) return { kind: 'failed' };
   // The in-process layer keeps the stored bytes, never the caller's own (mutable) data.
-  return { kind: 'stored', entry: state.l1 ? decodeRemembered(state, keys, bytes) : null, leaseReleased };
+  return { kind: 'stored', entry: state.l1 ? state.entries.decode(keys, bytes) : null, leaseReleased };
 }
 
 /** The request's tags plus those listed in the tag header, without duplicates. */

@@ -1,12 +1,10 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import { notModifiedApplies, updatedHeaders } from '../http/conditional.js';
-import { dropLocal } from '../local/invalidation.js';
 import type { ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
 import { FAILED } from '../stores/guard/guard.js';
 import { type Entry, encodeEntry, headLength } from './entry.js';
-import { decodeRemembered, notePresence } from './entry-store.js';
 import { freshness, storeTtlMs, unkeyedAuthorization } from './freshness.js';
 import { plainHeaders, storableHeaders } from './headers.js';
 import type { RequestKeys } from './key.js';
@@ -36,7 +34,7 @@ export function renewEntry(
   );
   const ttlMs = storeTtlMs(state, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
   if (ttlMs <= 0) return null;
-  return { entry: decodeRemembered(state, keys, bytes), bytes, ttlMs };
+  return { entry: state.entries.decode(keys, bytes), bytes, ttlMs };
 }
 
 /**
@@ -53,8 +51,8 @@ export async function writeRenewed(
 ): Promise<boolean> {
   const { guard } = state;
   if (guard.store.supports?.('writes') === false) return false;
-  notePresence(state, keys, true);
-  dropLocal(state, keys.entry);
+  state.entries.notePresence(keys, true);
+  state.invalidations.dropLocal(keys.entry);
   const oldHead = storedHead(stored);
   if (guard.store.replaceHead && oldHead && guard.store.supports?.('leases') !== false) {
     const newHead = renewed.bytes.subarray(0, headLength(renewed.bytes));

@@ -1,7 +1,7 @@
-import type { CacheState } from '../api/state.js';
+import type { LocalLayer } from '../local/l1.js';
 import type { CacheStats, Counters } from '../observe/stats.js';
 import { escapeGlob } from '../stores/glob.js';
-import { FAILED } from '../stores/guard/guard.js';
+import { FAILED, type StoreGuard } from '../stores/guard/guard.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**
@@ -61,63 +61,83 @@ export function instanceKey(prefix: string, id: string): string {
 }
 
 /**
- * Start reporting an instance's counters every `intervalMs`. The timer keeps neither the process nor the
- * instance alive: it holds the state weakly, and stops itself once the instance has been collected.
+ * One instance's reports to the fleet's counters, every `intervalMs` once {@link start}ed. The timer keeps
+ * neither the process nor the instance alive: it holds the reporter weakly, and stops itself once the
+ * reporter (owned by the instance's state) has been collected.
  */
-export function startReporting(state: CacheState, intervalMs: number): void {
-  if (!state.guard.store.recordStats) return;
-  const weak = new WeakRef(state);
-  const timer: ReturnType<typeof setInterval> = setInterval(() => {
-    const live = weak.deref();
-    if (live) void report(live);
-    else clearInterval(timer);
-  }, intervalMs);
-  timer.unref?.();
-  state.reporting = { timer, intervalMs, reported: { ...state.counters } };
-}
+export class FleetReporter {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private intervalMs = 0;
+  /** The counters as last reported: the next report adds what they gained since. */
+  private reported: Counters;
 
-/**
- * Add what the counters gained since the last report to the fleet's hash. A report that fails is not
- * lost: the next one carries its gains too. Never rejects.
- */
-export async function report(state: CacheState): Promise<void> {
-  const reporting = state.reporting;
-  const store = state.guard.store;
-  if (!reporting || !store.recordStats || store.supports?.('writes') === false || !state.guard.writesHealthy) return;
-  const snapshot = { ...state.counters };
-  const deltas: Record<string, number> = {};
-  for (const name of FLEET_COUNTERS) {
-    const gained = snapshot[name] - reporting.reported[name];
-    if (gained !== 0) deltas[name] = gained;
+  constructor(
+    private readonly guard: StoreGuard,
+    private readonly counters: Counters,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+    private readonly l1: LocalLayer | null,
+  ) {
+    this.reported = { ...counters };
   }
-  const { prefix } = state.options;
-  const self: InstanceReport = {
-    id: state.instanceId,
-    breaker: state.guard.breakerState,
-    writeBreaker: state.guard.writeBreakerState,
-    l1: state.l1 ? (state.l1.usable ? 'live' : 'down') : 'off',
-    at: Date.now(),
-  };
-  const result = await state.guard.call('stats', undefined, (s) =>
-    s.recordStats!({
-      countersKey: statsKey(prefix),
-      deltas,
-      instanceKey: instanceKey(prefix, state.instanceId),
-      instance: JSON.stringify(self),
-      ttlMs: reporting.intervalMs * 3,
-    }),
-  );
-  if (result === FAILED) return; // the next report carries these gains too
-  reporting.reported = snapshot;
-}
 
-/** Stop reporting (after one last report). */
-export async function stopReporting(state: CacheState): Promise<void> {
-  const reporting = state.reporting;
-  if (!reporting) return;
-  clearInterval(reporting.timer);
-  await report(state);
-  state.reporting = null;
+  /** Report every `intervalMs` (nothing, for a store that keeps no fleet counters). */
+  start(intervalMs: number): void {
+    if (!this.guard.store.recordStats) return;
+    const weak = new WeakRef(this);
+    const timer: ReturnType<typeof setInterval> = setInterval(() => {
+      const live = weak.deref();
+      if (live) void live.report();
+      else clearInterval(timer);
+    }, intervalMs);
+    timer.unref?.();
+    this.timer = timer;
+    this.intervalMs = intervalMs;
+    this.reported = { ...this.counters };
+  }
+
+  /**
+   * Add what the counters gained since the last report to the fleet's hash. A report that fails is not
+   * lost: the next one carries its gains too. Never rejects.
+   */
+  async report(): Promise<void> {
+    const { guard, prefix } = this;
+    const store = guard.store;
+    if (!this.timer || !store.recordStats || store.supports?.('writes') === false || !guard.writesHealthy) return;
+    const snapshot = { ...this.counters };
+    const deltas: Record<string, number> = {};
+    for (const name of FLEET_COUNTERS) {
+      const gained = snapshot[name] - this.reported[name];
+      if (gained !== 0) deltas[name] = gained;
+    }
+    const self: InstanceReport = {
+      id: this.instanceId,
+      breaker: guard.breakerState,
+      writeBreaker: guard.writeBreakerState,
+      l1: this.l1 ? (this.l1.usable ? 'live' : 'down') : 'off',
+      at: Date.now(),
+    };
+    const result = await guard.call('stats', undefined, (s) =>
+      s.recordStats!({
+        countersKey: statsKey(prefix),
+        deltas,
+        instanceKey: instanceKey(prefix, this.instanceId),
+        instance: JSON.stringify(self),
+        ttlMs: this.intervalMs * 3,
+      }),
+    );
+    if (result === FAILED) return; // the next report carries these gains too
+    this.reported = snapshot;
+  }
+
+  /** Stop reporting (after one last report). */
+  async stop(): Promise<void> {
+    const timer = this.timer;
+    if (!timer) return;
+    clearInterval(timer);
+    await this.report();
+    this.timer = null;
+  }
 }
 
 /** Read the fleet's totals and live instances under a prefix from a store that keeps them. */

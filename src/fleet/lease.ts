@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import type { Entry } from '../entries/entry.js';
-import { decodeOrReport, readEntry } from '../entries/entry-store.js';
 import type { RequestKeys } from '../entries/key.js';
 import { varyMatches } from '../entries/vary.js';
 import type { RequestDirectives } from '../http/request-directives.js';
@@ -76,9 +75,9 @@ export async function coordinateFill(
           s.acquireLeaseAndGet!(keys.lease, token, state.options.lockTtlMs, keys.entry),
         );
         if (answer === FAILED) return [FAILED, null] as const;
-        return [answer.lease, answer.value ? decodeOrReport(state, keys, answer.value) : null] as const;
+        return [answer.lease, answer.value ? state.entries.decodeOrReport(keys, answer.value) : null] as const;
       }
-    : () => Promise.all([acquire(), readEntry(state, keys)] as const);
+    : () => Promise.all([acquire(), state.entries.read(keys)] as const);
   let [lease, entry] = first ? ([first.lease, null] as const) : await attempt();
   const deadline = waitDeadline(state, flight);
   let pollMs = FIRST_POLL_MS;
@@ -161,7 +160,7 @@ export async function readOrLease(
     s.getOrAcquireLease!(keys.entry, keys.lease, token, state.options.lockTtlMs),
   );
   if (answer === FAILED) return { entry: null, lease: { token, lease: FAILED } };
-  if (answer.value) return { entry: decodeOrReport(state, keys, answer.value), lease: null };
+  if (answer.value) return { entry: state.entries.decodeOrReport(keys, answer.value), lease: null };
   return { entry: null, lease: answer.lease ? { token, lease: answer.lease } : null };
 }
 

@@ -1,7 +1,6 @@
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import { bytesToBody, type Entry } from '../entries/entry.js';
-import { readEntry } from '../entries/entry-store.js';
 import type { RequestKeys } from '../entries/key.js';
 import { NO_VARY } from '../entries/vary.js';
 import { notModified, notModifiedHeaders } from '../http/conditional.js';
@@ -108,7 +107,7 @@ export async function fromStoreOnly(
 ): Promise<AxiosResponse> {
   const now = Date.now();
   const local = state.l1?.get(keys.entry, now) ?? null;
-  let entry = local ?? (await readEntry(state, keys));
+  let entry = local ?? (await state.entries.read(keys));
   if (entry && !fitsCaller(entry, entry.body.byteLength, config)) entry = null;
   const stale = entry !== null && !freshFor(entry, now, directives) && staleAccepted(entry, now, directives);
   if (!entry || !(stale || freshFor(entry, now, directives))) {

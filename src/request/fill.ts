@@ -1,7 +1,7 @@
 import { AxiosError, CanceledError, type InternalAxiosRequestConfig, isCancel } from 'axios';
 import type { CacheState } from '../api/state.js';
 import type { Entry } from '../entries/entry.js';
-import { expectMiss, notePresence, readEntry, writeEntry } from '../entries/entry-store.js';
+import { writeEntry } from '../entries/entry-store.js';
 import { staleWindows, unkeyedAuthorization } from '../entries/freshness.js';
 import type { RequestKeys } from '../entries/key.js';
 import { applyNotModified, writeRenewed } from '../entries/renew.js';
@@ -62,7 +62,7 @@ async function fillOnce(
   let first: LeaseAnswer | undefined;
   if (!request.refresh) {
     let entry: Entry | null;
-    if (flight && expectMiss(state, keys)) {
+    if (flight && state.entries.expectMiss(keys)) {
       const started = timings ? performance.now() : 0;
       const read = await readOrLease(state, keys);
       if (timings) timings.storeMs += performance.now() - started;
@@ -70,10 +70,10 @@ async function fillOnce(
       if (read.lease) first = read.lease;
     } else {
       const started = timings ? performance.now() : 0;
-      entry = await readEntry(state, keys);
+      entry = await state.entries.read(keys);
       if (timings) timings.storeMs += performance.now() - started;
     }
-    notePresence(state, keys, entry !== null);
+    state.entries.notePresence(keys, entry !== null);
     // Another variant (fetched with other values of the headers its answer varies on) is not this answer.
     if (entry && !varyMatches(entry.vary, config.headers)) entry = null;
     if (entry) {

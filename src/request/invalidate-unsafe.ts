@@ -2,7 +2,6 @@ import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import { plainHeaders } from '../entries/entry.js';
 import { requestKeys, wireUrl } from '../entries/key.js';
-import { announce } from '../local/invalidation.js';
 
 /** The safe methods whose stored answers an unsafe request makes stale. */
 const READ_METHODS = ['get', 'head'] as const;
@@ -48,5 +47,5 @@ export async function invalidateAfterUnsafe(
   if (indexes.length === 0) return;
   // In the store first, then every process's layer: no process refills its layer from what was evicted.
   await Promise.all(indexes.map((index) => state.guard.call('delete', index, (s) => s.deleteIndexed([index]))));
-  await announce(state, prefixes.join('\n'));
+  await state.invalidations.announce(prefixes.join('\n'));
 }

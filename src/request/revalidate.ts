@@ -1,7 +1,7 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import type { Entry } from '../entries/entry.js';
-import { readEntry, writeEntry } from '../entries/entry-store.js';
+import { writeEntry } from '../entries/entry-store.js';
 import { unkeyedAuthorization } from '../entries/freshness.js';
 import type { RequestKeys } from '../entries/key.js';
 import { applyNotModified, writeRenewed } from '../entries/renew.js';
@@ -45,7 +45,7 @@ async function refresh(
     // refreshed the entry since we read it, its newer copy is there and there is nothing to do.
     const [lease, current] = await Promise.all([
       guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs)),
-      readEntry(state, keys),
+      state.entries.read(keys),
     ] as const);
     // Another process is refreshing it. (A lease call that failed or timed out may still have taken the
     // lease: refresh anyway and release it, rather than leave a lease nobody will release.)
