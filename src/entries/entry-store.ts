@@ -138,9 +138,9 @@ export async function writeEntry(
   // An answer that sets a cookie is often personal (a session, a CSRF token): a shared cache does not keep
   // it unless told to (the cookie itself is never kept).
   if (head.setsCookie && options.shared && !(request.allowSetCookie ?? options.allowSetCookie)) return unstorable;
-  const fresh = freshness(state, request, head, createdAt, fetchMs, unkeyedAuthorization);
+  const fresh = freshness(state.options, request, head, createdAt, fetchMs, unkeyedAuthorization);
   if (!fresh) return unstorable;
-  const keepMs = storeTtlMs(state, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
+  const keepMs = storeTtlMs(state.options, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
   if (keepMs <= 0) return unstorable;
   const converted = bodyToBytes(data);
   const body = converted instanceof Promise ? await converted : converted;

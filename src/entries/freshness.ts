@@ -1,17 +1,16 @@
 import type { InternalAxiosRequestConfig } from 'axios';
-import type { CacheState } from '../api/state.js';
 import { parseDirectives } from '../http/cache-control.js';
 import { hasValidator } from '../http/conditional.js';
 import { storagePolicy } from '../http/freshness.js';
-import type { ResolvedRequestOptions } from '../options/index.js';
+import type { ResolvedOptions, ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
 import { type EntryPolicy, TTL_POLICY } from './entry.js';
 
 /** How long an answer stored now is fresh and kept: by `ttl`, or by RFC 9111 under `httpSemantics`. */
 
 /** Whether a request follows HTTP caching (`httpSemantics`) rather than `ttl`. */
-export function followsHttp(state: CacheState, request: ResolvedRequestOptions): boolean {
-  return request.httpSemantics ?? state.options.httpSemantics;
+export function followsHttp(options: ResolvedOptions, request: ResolvedRequestOptions): boolean {
+  return request.httpSemantics ?? options.httpSemantics;
 }
 
 /**
@@ -19,7 +18,7 @@ export function followsHttp(state: CacheState, request: ResolvedRequestOptions):
  * none when it must be revalidated) under `httpSemantics`, the request's or instance's options otherwise.
  */
 export function staleWindows(
-  state: CacheState,
+  options: ResolvedOptions,
   request: ResolvedRequestOptions,
   policy: EntryPolicy,
 ): { whileRevalidateMs: number; ifErrorMs: number } {
@@ -29,8 +28,8 @@ export function staleWindows(
       : { whileRevalidateMs: policy.staleWhileRevalidateMs, ifErrorMs: policy.staleIfErrorMs };
   }
   return {
-    whileRevalidateMs: request.staleWhileRevalidateMs ?? state.options.staleWhileRevalidateMs,
-    ifErrorMs: request.staleIfErrorMs ?? state.options.staleIfErrorMs,
+    whileRevalidateMs: request.staleWhileRevalidateMs ?? options.staleWhileRevalidateMs,
+    ifErrorMs: request.staleIfErrorMs ?? options.staleIfErrorMs,
   };
 }
 
@@ -41,18 +40,18 @@ const NO_WINDOWS = Object.freeze({ whileRevalidateMs: 0, ifErrorMs: 0 });
  * that may use it, or the revalidation window (`keep`) when it has a validator. 0: not worth storing.
  */
 export function storeTtlMs(
-  state: CacheState,
+  options: ResolvedOptions,
   request: ResolvedRequestOptions,
   freshUntil: number,
   policy: EntryPolicy,
   headers: UpstreamHead['headers'],
   now: number,
 ): number {
-  const windows = staleWindows(state, request, policy);
+  const windows = staleWindows(options, request, policy);
   const past = Math.max(
     windows.whileRevalidateMs,
     windows.ifErrorMs,
-    state.options.keepMs > 0 && hasValidator(headers) ? state.options.keepMs : 0,
+    options.keepMs > 0 && hasValidator(headers) ? options.keepMs : 0,
   );
   return Math.max(0, freshUntil - now) + past;
 }
@@ -65,15 +64,14 @@ interface Freshness {
 }
 
 export function freshness(
-  state: CacheState,
+  options: ResolvedOptions,
   request: ResolvedRequestOptions,
   head: Pick<UpstreamHead, 'status' | 'headers'>,
   createdAt: number,
   fetchMs: number,
   unkeyedAuthorization: boolean,
 ): Freshness | null {
-  const { options } = state;
-  if (!followsHttp(state, request)) {
+  if (!followsHttp(options, request)) {
     if (!options.isStorableStatus(head.status)) return null;
     const control = head.headers['cache-control'];
     if (control) {
@@ -117,11 +115,11 @@ export function freshness(
  * not among `varyHeaders`): a shared cache then stores the answer only when the response allows it.
  */
 export function unkeyedAuthorization(
-  state: CacheState,
+  options: ResolvedOptions,
   request: ResolvedRequestOptions,
   config: InternalAxiosRequestConfig,
 ): boolean {
-  if (!followsHttp(state, request) || state.options.varyHeaders.includes('authorization')) return false;
+  if (!followsHttp(options, request) || options.varyHeaders.includes('authorization')) return false;
   const headers = config.headers as unknown as { has?: (name: string) => boolean } | undefined;
   return typeof headers?.has === 'function' && headers.has('authorization');
 }

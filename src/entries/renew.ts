@@ -26,13 +26,20 @@ export function renewEntry(
   fetchMs: number,
   unkeyedAuthorization: boolean,
 ): { entry: Entry; bytes: Buffer; ttlMs: number } | null {
-  const fresh = freshness(state, request, { status: stored.status, headers }, createdAt, fetchMs, unkeyedAuthorization);
+  const fresh = freshness(
+    state.options,
+    request,
+    { status: stored.status, headers },
+    createdAt,
+    fetchMs,
+    unkeyedAuthorization,
+  );
   if (!fresh) return null;
   const bytes = encodeEntry(
     { ...stored, headers: fresh.headers, createdAt, freshUntil: fresh.freshUntil, policy: fresh.policy, fetchMs },
     keys.entry,
   );
-  const ttlMs = storeTtlMs(state, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
+  const ttlMs = storeTtlMs(state.options, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
   if (ttlMs <= 0) return null;
   return { entry: state.entries.decode(keys, bytes), bytes, ttlMs };
 }
@@ -91,6 +98,6 @@ export function applyNotModified(
   if (!notModifiedApplies(stored.headers, fresh)) return null;
   const headers = updatedHeaders(stored.headers, fresh);
   const createdAt = Date.now();
-  const auth = unkeyedAuthorization(state, request, config);
+  const auth = unkeyedAuthorization(state.options, request, config);
   return { headers, createdAt, renewed: renewEntry(state, keys, request, stored, headers, createdAt, fetchMs, auth) };
 }

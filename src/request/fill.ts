@@ -87,7 +87,7 @@ async function fillOnce(
       }
       // Past its freshness (or fresh, but not enough for this request's own `max-age` / `min-fresh`).
       const expired = now >= entry.freshUntil;
-      const windows = staleWindows(state, request, entry.policy);
+      const windows = staleWindows(state.options, request, entry.policy);
       if (expired && now < entry.freshUntil + windows.whileRevalidateMs) {
         revalidate(state, keys, request, config, entry);
         return entryOutcome(entry, 'stale');
@@ -183,7 +183,7 @@ async function fillOnce(
     createdAt,
     result.fetchMs,
     lease ?? undefined,
-    unkeyedAuthorization(state, request, upstreamConfig),
+    unkeyedAuthorization(state.options, request, upstreamConfig),
   ).then((written) => {
     if (written.kind === 'stored' && written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
     if (lease && !(written.kind === 'stored' && written.leaseReleased)) {

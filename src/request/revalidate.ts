@@ -93,7 +93,7 @@ async function refresh(
       Date.now(),
       result.fetchMs,
       leased ? { token } : undefined,
-      unkeyedAuthorization(state, request, config),
+      unkeyedAuthorization(state.options, request, config),
     );
     if (written.kind === 'stored') {
       if (written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
