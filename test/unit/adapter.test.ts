@@ -896,11 +896,8 @@ describe('a failing store never fails a request', () => {
     expect(upstream.calls).toHaveLength(2);
   });
 
-  // Bug (EntryStore.read / entryOutcome / deliver): decodeEntry checks lengths and metadata but not that a
-  // 'json' body parses; bytesToBody runs later, in deliver() via the outcome's body thunk, outside the read's
-  // try/catch, so a well-framed entry whose JSON body is corrupt makes the request reject with a SyntaxError
-  // instead of being a miss. Fix: parse (or validate) 'json' bodies in decodeEntry / EntryStore.read and
-  // treat failure as a CacheEntryError.
+  // decodeEntry checks lengths, checksums and metadata; a well-framed entry whose JSON body does not parse
+  // must also be a miss (not a SyntaxError from deliver(), after the read has already succeeded).
   it('treats an entry whose JSON body is corrupt as a miss', async () => {
     const { api, upstream } = cachedApi({}, () => ({ data: { ok: true } }));
     const store = getCacheStore(api) as MemoryStore;

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import axios, { type AxiosAdapter, AxiosHeaders } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { CacheStoreTimeoutError, getCacheStats, MemoryStore, withCache } from '../../src/index.js';
+import { CacheStoreTimeoutError, closeCache, getCacheStats, MemoryStore, withCache } from '../../src/index.js';
 
 const run = promisify(execFile);
 
@@ -35,6 +35,37 @@ describe('fleet-wide counters', () => {
     store.readStats = () => new Promise(() => {});
     const api = withCache(axios.create(), { store, fleetStats: 60, evictTimeout: 50 });
     await expect(getCacheStats(api, { fleet: true })).rejects.toBeInstanceOf(CacheStoreTimeoutError);
+  });
+
+  it('a report that fails is not lost: the next one carries its gains; closeCache sends a last one', async () => {
+    const store = new MemoryStore();
+    const record = store.recordStats.bind(store);
+    let failNext = false;
+    store.recordStats = (report) => {
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error('store down for this report'));
+      }
+      return record(report);
+    };
+    const adapter: AxiosAdapter = async (config) => ({
+      data: 'x',
+      status: 200,
+      statusText: 'OK',
+      headers: new AxiosHeaders(),
+      config,
+    });
+    const a = withCache(axios.create({ adapter }), { store, fleetStats: 60, breaker: false, onError: () => {} });
+    const reader = withCache(axios.create({ adapter }), { store, fleetStats: 60 });
+    await a.get('/x'); // a miss
+    failNext = true;
+    await getCacheStats(a, { fleet: true }); // its report fails
+    await a.get('/x'); // a hit
+    await closeCache(a); // the last report carries both
+    const fleet = await getCacheStats(reader, { fleet: true });
+    expect(fleet.counters).toMatchObject({ misses: 1, hits: 1 });
+    await closeCache(a); // closing twice reports nothing twice
+    expect((await getCacheStats(reader, { fleet: true })).counters).toMatchObject({ misses: 1, hits: 1 });
   });
 
   it('an instance dropped without closeCache stops reporting once collected (nothing accumulates)', async () => {

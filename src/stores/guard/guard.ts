@@ -15,7 +15,7 @@ import {
 import type { CacheErrorContext, ResolvedOptions } from '../../options/index.js';
 import type { CacheStore } from '../types.js';
 import { Breaker } from './breaker.js';
-import { type CallStart, loopIdleMs, timeLeft } from './budget.js';
+import { type CallStart, loopIdleMs, type StoreProgress, timeLeft } from './budget.js';
 import { Deadlines } from './deadlines.js';
 import { SilenceWatch } from './health.js';
 
@@ -122,19 +122,23 @@ export class StoreGuard {
       return Promise.resolve(FAILED);
     }
     this.health.sent();
-    const started: CallStart = { id: ++this.started, startedAt: Date.now(), idleAtStart: loopIdleMs() };
+    const id = ++this.started;
+    const startedAt = Date.now();
+    const idleAtStart = loopIdleMs();
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
       let timedOut = false;
       const expire = () => {
         if (settled) return;
-        // Still within the budget (see budget.ts): wait on.
-        const progress = {
+        // Still within the budget (see budget.ts): wait on. (Built only here, when a deadline is reached:
+        // a call that is answered in time allocates nothing for its budget.)
+        const call: CallStart = { id, startedAt, idleAtStart };
+        const progress: StoreProgress = {
           lastDone: this.lastDone,
           lastDoneIdle: this.lastDoneIdle,
           lastAnswerAt: this.health.lastAnswerAt,
         };
-        const left = timeLeft(started, progress, this.options.storeTimeoutMs, Date.now());
+        const left = timeLeft(call, progress, this.options.storeTimeoutMs, Date.now());
         if (left > 0) {
           setTimeout(() => setImmediate(expire), Math.max(1, left));
           return;
@@ -151,7 +155,7 @@ export class StoreGuard {
         );
         resolve(FAILED);
       };
-      const watch = this.deadlines.watch(started.startedAt + this.options.storeTimeoutMs, expire);
+      const watch = this.deadlines.watch(startedAt + this.options.storeTimeoutMs, expire);
       pending.then(
         (value) => {
           this.health.answered();
@@ -164,7 +168,7 @@ export class StoreGuard {
           settled = true;
           watch.expire = null;
           breaker.succeeded();
-          if (started.id > this.lastDone) this.lastDone = started.id;
+          if (id > this.lastDone) this.lastDone = id;
           this.lastDoneIdle = loopIdleMs();
           resolve(value);
         },

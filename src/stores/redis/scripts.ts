@@ -17,40 +17,49 @@ export class LuaScript {
    * rather than after a `NOSCRIPT` round trip, so it keeps its place among the calls made after it.
    */
   run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
-    if (!this.sent.has(client)) {
-      this.sent.add(client);
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (isNoScript(error)) return client.eval(this.source, keys.length, ...keys, ...args);
-      throw error;
-    });
+    return this.send(client as unknown as Scripting, TEXT_REPLIES, keys, args);
   }
 
   /** As {@link run}, with bulk replies as Buffers (for scripts that return stored bytes). */
   runBuffer(
-    redis: Redis | Cluster,
+    client: Redis | Cluster,
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
   ): Promise<unknown> {
-    // Every ioredis command has a Buffer twin (`evalBuffer`, `evalshaBuffer`); its typings omit these two.
-    const client = redis as unknown as BufferScripting;
+    return this.send(client as unknown as Scripting, BUFFER_REPLIES, keys, args);
+  }
+
+  private send(
+    client: Scripting,
+    commands: ScriptCommands,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    const { 0: evalCommand, 1: evalshaCommand } = commands;
     if (!this.sent.has(client)) {
       this.sent.add(client);
-      return client.evalBuffer(this.source, keys.length, ...keys, ...args);
+      return client[evalCommand](this.source, keys.length, ...keys, ...args);
     }
-    return client.evalshaBuffer(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (isNoScript(error)) return client.evalBuffer(this.source, keys.length, ...keys, ...args);
+    return client[evalshaCommand](this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (isNoScript(error)) return client[evalCommand](this.source, keys.length, ...keys, ...args);
       throw error;
     });
   }
 }
 
 type ScriptCall = (script: string, keyCount: number, ...keysAndArgs: (string | number | Buffer)[]) => Promise<unknown>;
-interface BufferScripting {
+
+/** The script commands of an ioredis client: every command has a Buffer twin, whose typings ioredis omits. */
+interface Scripting {
+  eval: ScriptCall;
+  evalsha: ScriptCall;
   evalBuffer: ScriptCall;
   evalshaBuffer: ScriptCall;
 }
+
+type ScriptCommands = readonly [run: keyof Scripting, runBySha: keyof Scripting];
+const TEXT_REPLIES: ScriptCommands = ['eval', 'evalsha'];
+const BUFFER_REPLIES: ScriptCommands = ['evalBuffer', 'evalshaBuffer'];
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
