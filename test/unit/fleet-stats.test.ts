@@ -1,22 +1,19 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import axios, { type AxiosAdapter, AxiosHeaders } from 'axios';
+import axios from 'axios';
 import { describe, expect, it } from 'vitest';
 import { CacheStoreTimeoutError, closeCache, getCacheStats, MemoryStore, withCache } from '../../src/index.js';
+import { answering } from '../helpers/adapters.js';
 
 const run = promisify(execFile);
+
+/** An upstream that answers every request with 200 'x'. */
+const adapter = answering('x');
 
 describe('fleet-wide counters', () => {
   it('sum the counters of the instances sharing a store and a prefix', async () => {
     const store = new MemoryStore();
-    const adapter: AxiosAdapter = async (config) => ({
-      data: 'x',
-      status: 200,
-      statusText: 'OK',
-      headers: new AxiosHeaders(),
-      config,
-    });
     const a = withCache(axios.create({ adapter }), { store, fleetStats: 60 });
     const b = withCache(axios.create({ adapter }), { store, fleetStats: 60 });
     await a.get('/x');
@@ -48,13 +45,6 @@ describe('fleet-wide counters', () => {
       }
       return record(report);
     };
-    const adapter: AxiosAdapter = async (config) => ({
-      data: 'x',
-      status: 200,
-      statusText: 'OK',
-      headers: new AxiosHeaders(),
-      config,
-    });
     const a = withCache(axios.create({ adapter }), { store, fleetStats: 60, breaker: false, onError: () => {} });
     const reader = withCache(axios.create({ adapter }), { store, fleetStats: 60 });
     await a.get('/x'); // a miss

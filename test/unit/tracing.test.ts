@@ -9,6 +9,7 @@ import {
   type StoreErrorMessage,
   withCache,
 } from '../../src/index.js';
+import { answering } from '../helpers/adapters.js';
 
 /** Real subscribers on the real channel. */
 const channel = diagnosticsChannel.tracingChannel<unknown, RequestTraceContext>('axios-redis-cache:request');
@@ -59,14 +60,7 @@ describe('the axios-redis-cache:request tracing channel', () => {
         return store.get(key);
       },
     };
-    const adapter: AxiosAdapter = async (config) => ({
-      data: 'x',
-      status: 200,
-      statusText: 'OK',
-      headers: new AxiosHeaders(),
-      config,
-      request: {},
-    });
+    const adapter = answering('x');
     const cached = withCache(axios.create({ baseURL: 'http://api.test', adapter }), { store: slow, ttl: 30, l1: {} });
     await cached.get('/t'); // miss
     await cached.get('/t'); // hit from l1 (stored there by the miss's write)
