@@ -10,5 +10,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
-  external: ['axios', 'ioredis', '@opentelemetry/api'],
+  // `import.meta.url` in the CommonJS build too (the axios-copy lookup resolves from this file).
+  shims: true,
+  external: ['axios', 'ioredis', 'redis', '@opentelemetry/api'],
 });

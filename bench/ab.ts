@@ -1,13 +1,15 @@
 /**
  * A/B of hit-path variants in short alternating slices (robust to a machine whose speed drifts):
  *
- *   npm run bench:ab -- [body] [in flight] [variants] [slices] [slice ms]
+ *   npm run bench:ab -- [body] [in flight] [variants] [slices] [slice ms] [hits|misses]
  *   npm run bench:ab -- json-0.5k 64 ours,ours-unbatched,ours-autopipelining,aci-redis,noop-axios 10 300
+ *   npm run bench:ab -- json-0.5k 64 ours,ours-node-redis,aci-redis,no-cache 20 500 misses
  *
  * Variants: every bench contender (ours, ours-l1, aci-redis, raw-get, noop-axios), plus
  * - `ours-unbatched`: `new RedisStore(client, { batchReads: false })` (one GET per read);
  * - `ours-autopipelining`: unbatched, on a client with ioredis' `enableAutoPipelining: true`;
  * - `ours-batched-autopipelining`: the default read batch, on an auto-pipelining client.
+ * `misses`: every request to a URL never asked before (lookup, upstream call, write) instead of warm hits.
  * Prints each variant's median req/s and the median of its per-slice ratio to the first variant (slices of
  * different variants run back to back, so a ratio compares like with like). Pins itself like the bench.
  */
@@ -29,6 +31,8 @@ const [bodyArg = 'json-0.5k', inFlightArg = '64', variantsArg = 'ours,ours-unbat
   process.argv.slice(2);
 const slices = Number(process.argv[5] ?? 10);
 const sliceMs = Number(process.argv[6] ?? 300);
+const misses = process.argv[7] === 'misses';
+if (process.argv[7] !== undefined && !misses && process.argv[7] !== 'hits') throw new Error('mode: hits or misses');
 if (!isBodyId(bodyArg)) throw new Error(`body: one of ${Object.keys(BODIES).join(', ')}`);
 const body = BODIES[bodyArg];
 const concurrency = Number(inFlightArg);
@@ -74,6 +78,7 @@ try {
   const keys = Array.from({ length: 128 }, (_, i) => `k${i}`);
   for (const c of contenders) for (const key of keys) await c.get(body, key);
   for (const c of contenders) c.resetOutcomes();
+  let seq = 0;
   const rates = names.map(() => [] as number[]);
   for (let slice = 0; slice < slices; slice++) {
     const order = contenders.map((_, i) => i);
@@ -83,13 +88,15 @@ try {
       const run = await inFlight({
         concurrency,
         durationMs: sliceMs,
-        task: (j) => c.get(body, keys[j % 128] as string),
+        task: (j) => c.get(body, misses ? `m${seq++}` : (keys[j % 128] as string)),
       });
       (rates[i] as number[]).push(run.rps);
     }
   }
   const base = rates[0] as number[];
-  process.stdout.write(`${body.label}, ${concurrency} in flight, ${slices} slices of ${sliceMs} ms each\n`);
+  process.stdout.write(
+    `${misses ? 'misses' : 'hits'}, ${body.label}, ${concurrency} in flight, ${slices} slices of ${sliceMs} ms each\n`,
+  );
   for (const [i, name] of names.entries()) {
     const r = rates[i] as number[];
     const ratio = median(r.map((v, s) => v / (base[s] as number)));

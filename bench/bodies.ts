@@ -12,9 +12,12 @@ export interface Body {
   readonly contentType: string;
 }
 
-export type BodyId = 'json-0.5k' | 'json-20k' | 'json-500k' | 'bin-64k';
+export type BodyId = 'json-0.5k' | 'json-20k' | 'json-200k' | 'json-500k' | 'bin-64k';
 
+/** The bodies of the hit scenario. */
 export const BODY_IDS: readonly BodyId[] = ['json-0.5k', 'json-20k', 'json-500k', 'bin-64k'];
+/** Every body the upstream serves (the cost scenario adds 200 KB). */
+const ALL_BODY_IDS: readonly BodyId[] = [...BODY_IDS, 'json-200k'];
 
 /** A JSON document of about `size` bytes: an array of small records, like a typical API answer. */
 function jsonOfSize(size: number): string {
@@ -54,6 +57,7 @@ function json(id: BodyId, label: string, size: number): Body {
 export const BODIES: Readonly<Record<BodyId, Body>> = {
   'json-0.5k': json('json-0.5k', '0.5 KB JSON', 512),
   'json-20k': json('json-20k', '20 KB JSON', 20 * 1024),
+  'json-200k': json('json-200k', '200 KB JSON', 200 * 1024),
   'json-500k': json('json-500k', '500 KB JSON', 500 * 1024),
   'bin-64k': {
     id: 'bin-64k',
@@ -66,5 +70,5 @@ export const BODIES: Readonly<Record<BodyId, Body>> = {
 };
 
 export function isBodyId(value: string | undefined): value is BodyId {
-  return value !== undefined && (BODY_IDS as readonly string[]).includes(value);
+  return value !== undefined && (ALL_BODY_IDS as readonly string[]).includes(value);
 }

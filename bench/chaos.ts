@@ -1,8 +1,10 @@
 /**
  * The chaos run: faults under load, for the README's "When Redis fails" table.
  *
- *   npm run chaos [-- --json bench/chaos-results.json]
+ *   npm run chaos            (both client libraries, one after the other)
+ *   [REDIS_CLIENT=node-redis] node --import tsx bench/chaos.ts [--json FILE]
  *
+ * The cache's client is ioredis, or node-redis with `REDIS_CLIENT=node-redis` (the test helpers' switch).
  * Each fault runs against a warm cache with 64 requests in flight (32 warm keys, one cold key in every
  * 50 requests), default options, an upstream answering in 20 ms, a private redis-server, and a TCP proxy
  * between the client and Redis for the network faults. Per fault: requests, failed, latency p50/p99/max
@@ -11,8 +13,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import axios from 'axios';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { getCacheStats, withCache } from '../src/index.js';
+import { LIBRARY, storeClient } from '../test/helpers/clients.js';
 import { ready, startRedis } from '../test/helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { echoJson, startUpstream } from '../test/helpers/upstream.js';
@@ -52,7 +55,9 @@ interface Fault {
    * cache ends (a silent or cut connection): its recovery is measured from its start.
    */
   start(ctx: Context): Promise<(() => Promise<void>) | null>;
-  clientOptions?: Record<string, unknown>;
+  clientOptions?: { username: string; password: string };
+  /** Cache options of this fault's run (on top of the defaults). */
+  cacheOptions?: Record<string, unknown>;
 }
 
 interface Context {
@@ -95,12 +100,60 @@ const FAULTS: Fault[] = [
     },
   },
   {
-    name: '+100 ms on every reply, 2 s',
+    name: 'every reply 100 ms late (2 × storeTimeout), 2 s',
     start: async ({ proxy }) => {
       proxy.delayMs = 100;
-      proxy.mode = 'delay';
+      proxy.mode = 'slow-replies';
       return async () => {
         proxy.mode = 'pass';
+      };
+    },
+  },
+  {
+    name: 'every reply 250 ms late (5 × storeTimeout), 2 s',
+    start: async ({ proxy }) => {
+      proxy.delayMs = 250;
+      proxy.mode = 'slow-replies';
+      return async () => {
+        proxy.mode = 'pass';
+      };
+    },
+  },
+  {
+    name: 'every reply 1000 ms late (20 × storeTimeout), 2 s',
+    start: async ({ proxy }) => {
+      proxy.delayMs = 1000;
+      proxy.mode = 'slow-replies';
+      return async () => {
+        proxy.mode = 'pass';
+      };
+    },
+  },
+  {
+    name: 'Redis stopped (SIGSTOP) 2 s, event loop 85 % busy',
+    start: async ({ server }) => {
+      process.kill(server.pid, 'SIGSTOP');
+      // This process works 8.5 ms of every 10 (JSON, crypto, rendering: a busy service).
+      const burner = setInterval(() => {
+        const until = performance.now() + 8.5;
+        while (performance.now() < until) {
+          // busy
+        }
+      }, 10);
+      return async () => {
+        clearInterval(burner);
+        process.kill(server.pid, 'SIGCONT');
+      };
+    },
+  },
+  {
+    name: 'ACL: `PUBLISH` revoked, scripting allowed (refused inside the scripts), `l1` on, 2 s',
+    clientOptions: { username: 'app', password: 'secret' },
+    cacheOptions: { l1: true },
+    start: async ({ admin }) => {
+      await admin.call('ACL', 'SETUSER', 'app', 'reset', 'on', '>secret', '~*', '&*', '+@all', '-publish');
+      return async () => {
+        await admin.call('ACL', 'SETUSER', 'app', 'on', '>secret', '~*', '&*', '+@all');
       };
     },
   },
@@ -158,10 +211,17 @@ async function runFault(fault: Fault, index: number): Promise<Row> {
   admin.on('error', () => {});
   await ready(admin);
   await admin.call('ACL', 'SETUSER', 'app', 'on', '>secret', '~*', '&*', '+@all');
-  const store = new Redis({ port: proxy.port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...fault.clientOptions });
-  store.on('error', () => {});
-  await ready(store);
-  const api = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: `chaos${index}:` });
+  const client = await storeClient(proxy.port, { ...fault.clientOptions });
+  const store = client.store;
+  let reports = 0;
+  const api = withCache(axios.create({ baseURL: upstream.url }), {
+    store,
+    prefix: `chaos${index}:`,
+    onError: () => {
+      reports++;
+    },
+    ...fault.cacheOptions,
+  });
   const samples: Sample[] = [];
   let running = true;
   let cold = 0;
@@ -207,7 +267,7 @@ async function runFault(fault: Fault, index: number): Promise<Row> {
     }
   }
   const stats = getCacheStats(api);
-  store.disconnect();
+  await client.close();
   admin.disconnect();
   await proxy.close();
   await server.stop();
@@ -222,12 +282,16 @@ async function runFault(fault: Fault, index: number): Promise<Row> {
     baselineCalls,
     recoveryMs,
     recoveryFrom: end ? 'end' : 'start',
-    notes: `timeouts ${stats.storeTimeouts}, skips ${stats.storeSkips}, reconnects ${stats.distrusts}`,
+    notes: `timeouts ${stats.storeTimeouts}, skips ${stats.storeSkips}, reconnects ${stats.distrusts}, reported ${reports}`,
   };
 }
 
+console.log(`client library: ${LIBRARY}`);
 const rows: Row[] = [];
+// `CHAOS_ONLY=blackhole` runs only the faults whose name contains it (a quick look at one row).
+const only = process.env.CHAOS_ONLY;
 for (const [i, fault] of FAULTS.entries()) {
+  if (only && !fault.name.includes(only)) continue;
   const row = await runFault(fault, i);
   rows.push(row);
   console.log(
@@ -252,6 +316,10 @@ const jsonAt = process.argv.indexOf('--json');
 if (jsonAt !== -1) {
   writeFileSync(
     process.argv[jsonAt + 1] ?? 'bench/chaos-results.json',
-    `${JSON.stringify({ at: new Date().toISOString(), rows }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), library: LIBRARY, rows }, null, 2)}\n`,
   );
 }
+// Everything is closed above; a resource still open here is a leak worth knowing about, named, then left.
+const lingering = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+if (lingering.length) console.error(`still open after the run: ${lingering.join(', ')}`);
+process.exit(0);

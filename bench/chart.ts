@@ -13,6 +13,8 @@ import type { MeasuredRow, Results } from './results.js';
 
 const COLORS: Readonly<Record<ContenderId, string>> = {
   ours: '#d6336c',
+  'ours-raw': '#c2255c',
+  'ours-node-redis': '#e8590c',
   'ours-l1': '#f783ac',
   'ours-http': '#9775fa',
   'aci-redis': '#4263eb',
@@ -20,7 +22,15 @@ const COLORS: Readonly<Record<ContenderId, string>> = {
   'noop-axios': '#adb5bd',
   'no-cache': '#ced4da',
 };
-const ORDER: readonly ContenderId[] = ['ours', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'];
+const ORDER: readonly ContenderId[] = [
+  'ours',
+  'ours-node-redis',
+  'ours-l1',
+  'ours-http',
+  'aci-redis',
+  'raw-get',
+  'noop-axios',
+];
 
 const WIDTH = 820;
 const LABEL_W = 240;

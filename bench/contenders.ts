@@ -8,10 +8,21 @@ import { closeCache, getCacheStats, withCache } from './library.js';
 import type { BenchRedis } from './redis.js';
 
 /** Everyone measured. Each one that talks to Redis has its own connection; each HTTP client its own agent. */
-export type ContenderId = 'ours' | 'ours-l1' | 'ours-http' | 'aci-redis' | 'raw-get' | 'noop-axios' | 'no-cache';
+export type ContenderId =
+  | 'ours'
+  | 'ours-raw'
+  | 'ours-node-redis'
+  | 'ours-l1'
+  | 'ours-http'
+  | 'aci-redis'
+  | 'raw-get'
+  | 'noop-axios'
+  | 'no-cache';
 
 export const LABELS: Readonly<Record<ContenderId, string>> = {
   ours: 'axios-redis-cache (Redis)',
+  'ours-raw': 'axios-redis-cache (Redis, compress: false)',
+  'ours-node-redis': 'axios-redis-cache (Redis, node-redis client)',
   'ours-l1': 'axios-redis-cache (Redis + l1)',
   'ours-http': 'axios-redis-cache (Redis, httpSemantics)',
   'aci-redis': 'axios-cache-interceptor + Redis',
@@ -47,6 +58,10 @@ export async function createContender(id: ContenderId, ctx: ContenderContext): P
   switch (id) {
     case 'ours':
       return ours(ctx);
+    case 'ours-raw':
+      return ours(ctx, false, false, false, true);
+    case 'ours-node-redis':
+      return ours(ctx, false, false, true);
     case 'ours-l1':
       return ours(ctx, true);
     case 'ours-http':
@@ -89,14 +104,38 @@ function httpInstance(ctx: ContenderContext, agent: http.Agent): AxiosInstance {
 /**
  * Ours with default options; with `l1`, plus the in-process layer (`l1: { ttl: 1 }`, its defaults); with
  * `http`, `httpSemantics: true` instead of `ttl` (freshness from `fallbackTtl`, as the bench upstream sends
- * no caching headers: every hit then carries an `Age` header).
+ * no caching headers: every hit then carries an `Age` header); with `nodeRedis`, on the official client
+ * (`redis`: `createClient()` then `connect()`, as the seed articles do) instead of ioredis.
  */
-async function ours(ctx: ContenderContext, l1 = false, http9111 = false): Promise<Contender> {
-  const id: ContenderId = l1 ? 'ours-l1' : http9111 ? 'ours-http' : 'ours';
-  const redis = await ctx.redis.connect(`bench-${id}`);
+async function ours(
+  ctx: ContenderContext,
+  l1 = false,
+  http9111 = false,
+  nodeRedis = false,
+  /** `compress: false` (the `ours-raw` contender). */
+  compress = false,
+): Promise<Contender> {
+  const id: ContenderId = l1
+    ? 'ours-l1'
+    : http9111
+      ? 'ours-http'
+      : nodeRedis
+        ? 'ours-node-redis'
+        : compress
+          ? 'ours-raw'
+          : 'ours';
+  const [redis, disconnect] = nodeRedis
+    ? await ctx.redis.connectNodeRedis(`bench-${id}`).then((c) => [c, () => c.destroy()] as const)
+    : await ctx.redis.connect(`bench-${id}`).then((c) => [c, () => c.disconnect()] as const);
   const agent = new http.Agent({ keepAlive: true });
   const freshness = http9111 ? { httpSemantics: true, fallbackTtl: ctx.ttlSeconds } : { ttl: ctx.ttlSeconds };
-  const api = withCache(httpInstance(ctx, agent), { store: redis, ...freshness, ...(l1 ? { l1: {} } : {}) });
+  const api = withCache(httpInstance(ctx, agent), {
+    store: redis,
+    ...freshness,
+    ...(l1 ? { l1: {} } : {}),
+    // Without compression (it is on by default for bodies of 16 KiB and more).
+    ...(compress ? { compress: false } : {}),
+  });
   if (l1) {
     while (getCacheStats(api).l1 !== 'live') await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -115,7 +154,7 @@ async function ours(ctx: ContenderContext, l1 = false, http9111 = false): Promis
     async close() {
       await closeCache(api);
       agent.destroy();
-      redis.disconnect();
+      disconnect();
     },
   };
 }

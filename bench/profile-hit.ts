@@ -5,8 +5,10 @@
  *   node --import tsx bench/profile-summary.ts bench/.profiles/<file>.cpuprofile
  *
  * Starts its own redis-server and upstream, warms 128 keys, then keeps 64 hits in flight (`--concurrency N`),
- * through our cache (`--contender ours-l1`, or any other contender of the bench, for comparison).
+ * through our cache (`--contender ours-l1`, or any other contender of the bench, for comparison). `--misses`:
+ * every request to a new URL instead (the miss path: lookup, upstream call, write).
  */
+import { readFileSync } from 'node:fs';
 import { BODIES, type BodyId, isBodyId } from './bodies.js';
 import { createContender } from './contenders.js';
 import { inFlight } from './driver.js';
@@ -25,12 +27,33 @@ if (!isBodyId(bodyArg)) throw new Error(`--body: one of ${Object.keys(BODIES).jo
 const body = BODIES[bodyArg as BodyId];
 const concurrency = Number(arg('--concurrency') ?? 64);
 const contenderArg = arg('--contender') ?? 'ours';
+const misses = argv.includes('--misses');
+let seq = 0;
 if (
-  !(['ours', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'] as const).includes(contenderArg as 'ours')
+  !(
+    ['ours', 'ours-node-redis', 'no-cache', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'] as const
+  ).includes(contenderArg as 'ours')
 ) {
   throw new Error('--contender: ours, ours-l1, ours-http, aci-redis, raw-get or noop-axios');
 }
-const contenderId = contenderArg as 'ours' | 'ours-l1' | 'ours-http' | 'aci-redis' | 'raw-get' | 'noop-axios';
+const contenderId = contenderArg as
+  | 'ours'
+  | 'ours-node-redis'
+  | 'no-cache'
+  | 'ours-l1'
+  | 'ours-http'
+  | 'aci-redis'
+  | 'raw-get'
+  | 'noop-axios';
+
+/** Write system calls this process has made (Linux: /proc/self/io `syscw`; 0 elsewhere). */
+function writeSyscalls(): number {
+  try {
+    return Number(/syscw: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 const redis = await startRedis();
 if (!argv.includes('--no-pin')) process.stderr.write(`${pinProcesses(redis.pid, redis.own).description}\n`);
@@ -41,19 +64,22 @@ try {
   for (const key of keys) await ours.get(body, key);
   const warmCalls = upstream.calls(contenderId);
   // A short unmeasured run so the profile shows the optimised steady state.
-  await inFlight({ concurrency, durationMs: 500, task: (i) => ours.get(body, keys[i % keys.length] as string) });
+  const next = (i: number) => (misses ? `m${seq++}` : (keys[i % keys.length] as string));
+  await inFlight({ concurrency, durationMs: 500, task: (i) => ours.get(body, next(i)) });
   ours.resetOutcomes();
   const cpuBefore = process.cpuUsage();
+  const writesBefore = writeSyscalls();
   const run = await inFlight({
     concurrency,
     durationMs: seconds * 1000,
-    task: (i) => ours.get(body, keys[i % keys.length] as string),
+    task: (i) => ours.get(body, next(i)),
   });
   const cpu = process.cpuUsage(cpuBefore);
+  const writes = writeSyscalls() - writesBefore;
   const stats = ours.cacheStats?.();
   process.stderr.write(
     `${contenderId} ${body.id} ×${concurrency}: ${Math.round(run.rps)} req/s over ${run.requests} requests, ` +
-      `${((cpu.user + cpu.system) / run.requests).toFixed(1)} µs of CPU each; outcomes ${JSON.stringify(
+      `${((cpu.user + cpu.system) / run.requests).toFixed(1)} µs of CPU each, ${(writes / run.requests).toFixed(2)} write calls (syscalls, HTTP included); outcomes ${JSON.stringify(
         ours.outcomes,
       )}; upstream calls after warming ${upstream.calls(contenderId) - warmCalls}; store timeouts ${stats?.storeTimeouts}, ` +
       `skips ${stats?.storeSkips}\n`,

@@ -34,7 +34,7 @@ const name = (f: CallFrame) => {
   const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(process.cwd(), '.')}` : '';
   return `${f.functionName || '(anonymous)'}  ${where}`;
 };
-const inSrc = (f: CallFrame) => f.url.includes('/src/');
+const inSrc = (f: CallFrame) => f.url.includes('/src/') || f.url.includes('/dist/') || f.url.includes('/ab/');
 const isLibrary = (f: CallFrame) => f.url.includes('node_modules') || f.url.includes('/bench/');
 
 const self = new Map<string, number>();
@@ -71,7 +71,7 @@ const sum = (list: [string, number][]) => list.reduce((s, [, us]) => s + us, 0);
 
 console.log(`total ${(total / 1000).toFixed(0)} ms sampled`);
 print('Top self time, everything:', sorted(self));
-const ours = sorted(self).filter(([key]) => key.includes('/src/'));
+const ours = sorted(self).filter(([key]) => key.includes('/src/') || key.includes('/dist/'));
 print(`Top self time in src/ (${((sum(ours) / total) * 100).toFixed(1)}% of all):`, ours);
 const behalf = sorted(onBehalf);
 print(`Node internals and natives called from src/ (${((sum(behalf) / total) * 100).toFixed(1)}% of all):`, behalf);
@@ -79,7 +79,12 @@ const byPackage = new Map<string, number>();
 for (const [key, us] of self) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(key);
   const pkg =
-    m?.[1] ?? (key.includes('/src/') ? 'src (ours)' : key.includes('node:') ? 'node internals' : 'native/other');
+    m?.[1] ??
+    (key.includes('/src/') || key.includes('/dist/')
+      ? 'src (ours)'
+      : key.includes('node:')
+        ? 'node internals'
+        : 'native/other');
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
 }
 print('Self time by package:', sorted(byPackage));

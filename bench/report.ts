@@ -1,4 +1,4 @@
-import type { HerdRow, MeasuredRow, Results, ZipfRow } from './results.js';
+import type { CostRow, HerdRow, MeasuredRow, Results, ZipfRow } from './results.js';
 
 /** The Markdown report of a run: one table per scenario, the targets, and any anomalies. */
 export function renderReport(results: Results): string {
@@ -6,7 +6,8 @@ export function renderReport(results: Results): string {
   const m = results.machine;
   parts.push(
     `Run of ${results.date} (${results.mode}, ${(results.runtimeMs / 1000).toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ` +
-      `Node ${m.node}, Redis ${m.redis} on loopback, axios ${m.axios}, axios-cache-interceptor ${m.axiosCacheInterceptor}` +
+      `Node ${m.node}, Redis ${m.redis} on loopback, axios ${m.axios}, axios-cache-interceptor ${m.axiosCacheInterceptor}, ` +
+      `ioredis ${m.ioredis}${m.nodeRedis ? `, redis (node-redis) ${m.nodeRedis}` : ''}` +
       `${m.pinning ? `; ${m.pinning}` : ''}. ` +
       `Median of ${results.settings.rounds} alternating rounds of ${results.settings.roundMs} ms per contender` +
       (m.foreignCpuShare === null
@@ -17,6 +18,7 @@ export function renderReport(results: Results): string {
   if (results.misses.length) parts.push(missesTable(results.misses));
   if (results.zipf.length) parts.push(zipfTable(results.zipf));
   if (results.herd.length) parts.push(herdTable(results.herd));
+  if (results.cost?.length) parts.push(costTable(results.cost));
   const targets = targetLines(results);
   if (targets.length) {
     parts.push(
@@ -116,7 +118,7 @@ function zipfTable(rows: readonly ZipfRow[]): string {
         'zipf',
         row.label,
         rate(row.rps),
-        ratio(row.rps, aci?.rps),
+        row.ratioToPeer != null ? `${row.ratioToPeer.toFixed(2)}×` : ratio(row.rps, aci?.rps),
         pct(row.hitRatio),
         pct(row.coalescedRatio),
         pct(row.idealHitRatio),
@@ -259,4 +261,28 @@ function medianOf(values: readonly number[]): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1] ?? null;
+}
+
+function costTable(rows: readonly CostRow[]): string {
+  const lines = [
+    '### What a cache costs Redis (a redis-server of its own per contender and body)',
+    '',
+    '| Body | Contender | Redis memory per entry | × ACI+Redis | value stored (body on the wire) | commands per miss | per hit |',
+    '|---|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const row of rows) {
+    const aci = rows.find((r) => r.body === row.body && r.contender === 'aci-redis');
+    lines.push(
+      cells([
+        `${row.bodyLabel} × ${row.entries}`,
+        row.label,
+        `${row.memoryPerEntry.toLocaleString('en')} B`,
+        aci ? `${(row.memoryPerEntry / aci.memoryPerEntry).toFixed(2)}×` : '',
+        `${row.valueBytes.toLocaleString('en')} B (${row.bodyBytes.toLocaleString('en')} B)`,
+        String(row.commandsPerMiss),
+        String(row.commandsPerHit),
+      ]),
+    );
+  }
+  return lines.join('\n');
 }

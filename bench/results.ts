@@ -13,12 +13,13 @@ export interface Results {
   misses: MeasuredRow[];
   zipf: ZipfRow[];
   herd: HerdRow[];
+  cost: CostRow[];
   /** Anything that looked wrong (upstream calls on hits, errors, store timeouts, wrong data). */
   anomalies: string[];
 }
 
-export type ScenarioName = 'hits' | 'misses' | 'zipf' | 'herd';
-export const SCENARIOS: readonly ScenarioName[] = ['hits', 'misses', 'zipf', 'herd'];
+export type ScenarioName = 'hits' | 'misses' | 'zipf' | 'herd' | 'cost';
+export const SCENARIOS: readonly ScenarioName[] = ['hits', 'misses', 'zipf', 'herd', 'cost'];
 
 export interface Machine {
   cpus: number;
@@ -32,6 +33,8 @@ export interface Machine {
   axios: string;
   axiosCacheInterceptor: string;
   ioredis: string;
+  /** node-redis (`redis`), for the node-redis contender. */
+  nodeRedis?: string;
   /** os.loadavg() (1, 5, 15 min) when the run started and when it ended: other load skews every figure. */
   loadAvg: number[];
   loadAvgEnd: number[];
@@ -45,6 +48,8 @@ export interface Settings {
   /** Measured time per contender per round (ms). */
   roundMs: number;
   rounds: number;
+  /** Rounds of the misses scenario (they vary more from round to round than hits). */
+  missRounds: number;
   /** Distinct keys cycled through in the hit scenario (more than the requests in flight: no two share a key). */
   hitKeys: number;
   ttlSeconds: number;
@@ -52,10 +57,14 @@ export interface Settings {
   zipfRequests: number;
   zipfExponent: number;
   zipfLatencyMs: number;
+  /** Chunks of the Zipf sequence the contenders take turns on. */
+  zipfChunks: number;
   herdN: number;
   herdRepetitions: number;
   herdLatencyMs: number;
   herdProcesses: number[];
+  /** Entries stored per body in the cost scenario (its own default per size when absent). */
+  costEntries?: number;
 }
 
 /** Our own store counters over one measurement (deltas of getCacheStats). */
@@ -118,6 +127,8 @@ export interface ZipfRow {
   concurrency: number;
   latencyMs: number;
   rps: number;
+  /** The median of this contender's per-chunk rate over the peer's (axios-cache-interceptor's). */
+  ratioToPeer?: number | null;
   elapsedMs: number;
   /** Responses served from the store / requests. */
   hitRatio: number;
@@ -145,4 +156,25 @@ export interface HerdRow {
   wallMs: number[];
   errors: number;
   outcomes: Record<Outcome, number>;
+}
+
+/** What a cache costs Redis, for one body size and contender (see `scenarios/cost.ts`). */
+export interface CostRow {
+  contender: ContenderId;
+  label: string;
+  body: string;
+  bodyLabel: string;
+  /** The body's size on the wire. */
+  bodyBytes: number;
+  entries: number;
+  /** Redis `used_memory` per entry stored (everything the cache keeps for it: value, key, indexes). */
+  memoryPerEntry: number;
+  /** The largest value stored (its entry, in the cache's format). */
+  valueBytes: number;
+  /** Commands Redis ran per miss (scripts' own commands included) and per hit. */
+  commandsPerMiss: number;
+  commandsPerHit: number;
+  /** The miss commands by name (over all the misses). */
+  missCommands: Record<string, number>;
+  hits: number;
 }

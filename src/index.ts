@@ -12,13 +12,15 @@ export {
   type StoreOperation,
 } from './api/errors.js';
 export { clearCache, evict, evictTags } from './api/evict.js';
-export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse } from './api/types.js';
+export type { CachedAxiosInstance, CachedRequestConfig, CachedResponse, EvictOptions } from './api/types.js';
 export { closeCache, getCacheStats, getCacheStore, withCache } from './api/with-cache.js';
 export type { FleetCacheStats, InstanceReport } from './fleet/counters.js';
 export type { CacheStats } from './observe/stats.js';
 export {
   type BreakerMessage,
   breakerChannel,
+  type EvictionMessage,
+  evictionChannel,
   type RequestTraceContext,
   requestChannel,
   type StoreErrorMessage,
@@ -35,19 +37,31 @@ export {
   type BreakerOptions,
   type CacheErrorContext,
   type CacheOptions,
+  type CompressOptions,
   DEFAULTS,
   type L1Options,
   LIMITS,
   type RequestCacheOptions,
   type StatusFilter,
 } from './options/index.js';
-export type { CacheInfo } from './request/replay.js';
+export type { CacheInfo, StaleReason } from './request/replay.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { type IORedisClient, RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
+export {
+  type IORedisClient,
+  type NodeRedisClient,
+  type RedisClient,
+  RedisStore,
+  type RedisStoreOptions,
+} from './stores/redis/store.js';
+export { STAMP_BYTES, STAMP_OFFSET, type StaleStamp } from './stores/stamp.js';
 export {
   type CacheStore,
   type FillWrite,
+  type LeaseAnswerOf,
+  type LeaseEvent,
+  type LeaseNotice,
   type LeaseState,
+  type LeaseWatch,
   type StatsReport,
   type Subscription,
   UNCACHEABLE_MARKER,

@@ -6,6 +6,7 @@ import type { ScenarioContext } from '../scenario.js';
 
 export const HIT_CONTENDERS: readonly ContenderId[] = [
   'ours',
+  'ours-node-redis',
   'ours-l1',
   'ours-http',
   'aci-redis',
@@ -96,7 +97,7 @@ async function warmUp(
             : ''),
       );
     }
-    if (!ok && (contender.id === 'ours' || contender.id === 'ours-l1')) {
+    if (!ok && contender.id.startsWith('ours')) {
       ctx.anomalies.push(`hits ${body.id}: ours replayed data that differs from the upstream body`);
     }
   }

@@ -4,7 +4,7 @@ import { measureRounds } from '../measure.js';
 import type { MeasuredRow } from '../results.js';
 import type { ScenarioContext } from '../scenario.js';
 
-export const MISS_CONTENDERS: readonly ContenderId[] = ['no-cache', 'ours', 'aci-redis'];
+export const MISS_CONTENDERS: readonly ContenderId[] = ['no-cache', 'ours', 'ours-node-redis', 'aci-redis'];
 
 /** Upstream latency × requests in flight. 1 in flight gives the added latency; 64 the added CPU per miss. */
 export const MISS_CASES: readonly { latencyMs: number; concurrency: number }[] = [
@@ -35,7 +35,7 @@ export async function misses(ctx: ScenarioContext): Promise<MeasuredRow[]> {
           body,
           concurrency,
           latencyMs,
-          rounds: settings.rounds,
+          rounds: settings.missRounds,
           roundMs: settings.roundMs,
           task: (c) => () => c.get(body, `m${seq++}`),
           latency: concurrency === 1,

@@ -130,8 +130,11 @@ export class CacheStoreTimeoutError extends CacheStoreError {
 /** The store is not connected (e.g. the ioredis client is reconnecting); the call was not attempted. */
 export class CacheStoreUnavailableError extends CacheStoreError {
   static override readonly code: string = CACHE_STORE_UNAVAILABLE_ERROR_CODE;
-  constructor(operation: StoreOperation, key: string | undefined, state: string) {
-    super(operation, key, `store is not ready (state "${state}")`, CACHE_STORE_UNAVAILABLE_ERROR_CODE);
+  /** `lastError`: why the client is not ready, as far as it said (`NOAUTH`, `WRONGPASS`, a TLS error): the `cause`. */
+  constructor(operation: StoreOperation, key: string | undefined, state: string, lastError?: unknown) {
+    const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+    super(operation, key, `store is not ready (state "${state}")${why}`, CACHE_STORE_UNAVAILABLE_ERROR_CODE);
+    if (lastError !== undefined) this.cause = lastError;
   }
 }
 

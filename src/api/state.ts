@@ -7,7 +7,9 @@ import type { Counters } from '../observe/stats.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { FlightMap } from '../request/coalesce.js';
 import type { Outcome } from '../request/outcome.js';
+import type { RefreshQueue } from '../request/refresh-queue.js';
 import type { StoreGuard } from '../stores/guard/guard.js';
+import type { AxiosModule } from './axios-copy.js';
 
 /**
  * Everything one cached instance holds: its resolved options and adapter, and the parts that own their data
@@ -16,7 +18,9 @@ import type { StoreGuard } from '../stores/guard/guard.js';
  */
 export interface CacheState {
   readonly options: ResolvedOptions;
-  /** The instance's own adapter, resolved once by `withCache`. */
+  /** The copy of axios the instance was made by: its adapter, and the classes of what callers get. */
+  readonly axios: AxiosModule;
+  /** The instance's own adapter, resolved once by `withCache` (through the instance's copy of axios). */
   readonly base: AxiosAdapter;
   /** The kind of `base`: `http`, `fetch`, `xhr`, or `custom` (part of the keys: adapters return different body types). */
   readonly adapterKind: string;
@@ -27,8 +31,15 @@ export interface CacheState {
   readonly flights: FlightMap<Outcome>;
   /** The instance's entries in its store: reads, decoding, what this process remembers of them. */
   readonly entries: EntryStore;
-  /** Keys with a background refresh running in this process. */
+  /** Keys with a background refresh running or queued in this process. */
   readonly refreshing: Set<string>;
+  /** The background refreshes, run a few at a time. */
+  readonly refreshQueue: RefreshQueue;
+  /**
+   * Keys this process called the origin for while the store could not be read (`l1.grace`): at most once
+   * each until a read of the key succeeds again.
+   */
+  readonly graceCalls: Set<string>;
   readonly counters: Counters;
   /** The optional in-process layer (`l1`), or `null`. */
   readonly l1: LocalLayer | null;

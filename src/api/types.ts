@@ -31,3 +31,21 @@ export type CachedRequestConfig<D = any> = AxiosRequestConfig<D>;
 
 /** A response that went through the cache: `cache` is present. */
 export type CachedResponse<T = any, D = any> = AxiosResponse<T, D> & { cache: CacheInfo };
+
+/** Options of `evict`, `evictTags` and `clearCache`. */
+export interface EvictOptions {
+  /**
+   * Mark the matching entries stale instead of deleting them: every process answers them at once from the
+   * stale copy while one refresh (a conditional request when the entry has a validator) runs for the whole
+   * fleet, for at most `grace` seconds; after that they are misses. The eviction resolves to the number of
+   * entries marked. A hard eviction after a soft one still deletes.
+   * @default false
+   */
+  soft?: boolean;
+  /**
+   * With `soft`: seconds during which a soft-evicted entry may still be answered stale (at most a day). An
+   * entry soft-evicted before keeps its earlier end.
+   * @default 60
+   */
+  grace?: number;
+}

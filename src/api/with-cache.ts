@@ -8,8 +8,10 @@ import { type CacheStats, newCounters } from '../observe/stats.js';
 import { type CacheOptions, resolveOptions } from '../options/index.js';
 import { CACHING_ADAPTER, createCachingAdapter } from '../request/adapter.js';
 import { FlightMap } from '../request/coalesce.js';
+import { REFRESH_CONCURRENCY, REFRESH_QUEUE, RefreshQueue } from '../request/refresh-queue.js';
 import { StoreGuard } from '../stores/guard/guard.js';
 import type { CacheStore } from '../stores/types.js';
+import { type AxiosModule, axiosCopyOf } from './axios-copy.js';
 import { bounded } from './bounded.js';
 import { CacheAlreadyInstalledError, CacheNotInstalledError, CacheOptionError } from './errors.js';
 import type { CacheState } from './state.js';
@@ -47,20 +49,25 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
   if (states.has(instance) || hasCachingAdapter(instance.defaults.adapter)) throw new CacheAlreadyInstalledError();
   const resolved = resolveOptions(options);
   const counters = newCounters();
-  const base = axios.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig);
-  const adapterKind = adapterKindOf(instance.defaults.adapter, base);
+  // The instance's own copy of axios resolves its adapter: the adapter's errors are then of its owner's class.
+  const copy = axiosCopyOf(instance);
+  const base = copy.getAdapter(instance.defaults.adapter, instance.defaults as AxiosRequestConfig);
+  const adapterKind = adapterKindOf(copy, instance.defaults.adapter, base);
   const guard = new StoreGuard(resolved.store, resolved, counters);
   const l1 = resolved.l1 ? new LocalLayer(resolved.l1) : null;
   const instanceId = randomBytes(9).toString('base64url');
   const state: CacheState = {
     options: resolved,
+    axios: copy,
     base,
     adapterKind,
     httpKeyKind: `${adapterKind}+http`,
     guard,
     entries: new EntryStore(guard, counters),
-    flights: new FlightMap(adapterKind),
+    flights: new FlightMap(adapterKind, copy),
     refreshing: new Set(),
+    refreshQueue: new RefreshQueue(REFRESH_CONCURRENCY, REFRESH_QUEUE),
+    graceCalls: new Set(),
     counters,
     l1,
     invalidations: new Invalidations(guard, resolved.prefix, instanceId, l1),
@@ -82,6 +89,8 @@ export async function closeCache(instance: CachedAxiosInstance | AxiosInstance):
   const state = cacheStateOf(instance);
   await state.reporter.stop();
   await state.invalidations.close();
+  state.guard.close();
+  if (state.options.ownsStore) state.options.store.close?.();
 }
 
 /** The cache state of an instance returned by `withCache`. Throws {@link CacheNotInstalledError}. */
@@ -128,12 +137,12 @@ export function getCacheStore(instance: CachedAxiosInstance | AxiosInstance): Ca
  * `http`, `fetch`, `xhr` for axios' own adapters; `custom` for any other (a test double, your own). From the
  * setting (a name, a function or a list, of which axios takes the first it can use) and what it resolved to.
  */
-function adapterKindOf(setting: unknown, resolved: unknown): string {
+function adapterKindOf(copy: AxiosModule, setting: unknown, resolved: unknown): string {
   for (const item of Array.isArray(setting) ? setting : [setting]) {
     if (typeof item === 'function') return item === resolved ? knownName(item) : 'custom';
     if (typeof item !== 'string') continue;
     try {
-      axios.getAdapter(item); // the first name available here is the one axios resolved
+      copy.getAdapter(item); // the first name available here is the one axios resolved
       return item.toLowerCase();
     } catch {
       // Not available here: axios went on to the next one.

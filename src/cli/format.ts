@@ -1,7 +1,11 @@
 import type { FleetCacheStats } from '../fleet/counters.js';
 import type { EntryDetails, EntrySummary } from '../operate/entries.js';
+import { safe } from './escape.js';
 
-/** Human-readable output of the CLI's commands (`--json` prints the objects instead). */
+/**
+ * Human-readable output of the CLI's commands (`--json` prints the objects instead). Every field that came
+ * from Redis, an upstream or a publisher goes through `safe()`: nothing stored reaches the terminal raw.
+ */
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -34,14 +38,14 @@ export function formatList(entries: readonly EntrySummary[], more: boolean): str
   const rows = [['METHOD', 'URL', 'STATUS', 'SIZE', 'AGE', 'FRESH FOR', 'MODE', 'TAGS']];
   for (const e of entries) {
     rows.push([
-      e.method,
-      e.url,
-      String(e.status),
+      safe(e.method),
+      safe(e.url),
+      safe(e.status),
       bytes(e.bytes),
       seconds(e.age),
-      seconds(e.freshFor),
-      e.mode,
-      e.tags.join(','),
+      e.softEvicted ? `${seconds(e.freshFor)} soft` : seconds(e.freshFor),
+      safe(e.mode),
+      e.tags.map(safe).join(','),
     ]);
   }
   const footer = `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${more ? ' (more: raise --limit or narrow the pattern)' : ''}`;
@@ -52,22 +56,27 @@ export function formatDetails(entries: readonly EntryDetails[]): string {
   return entries
     .map((e) => {
       const headers = Object.entries(e.headers)
-        .map(([name, value]) => `    ${name}: ${Array.isArray(value) ? value.join(', ') : value}`)
+        .map(([name, value]) => `    ${safe(name)}: ${safe(Array.isArray(value) ? value.join(', ') : value)}`)
         .join('\n');
       return [
-        `${e.method} ${e.url}  →  ${e.status} ${e.statusText}`,
-        `  key          ${e.key}`,
+        `${safe(e.method)} ${safe(e.url)}  →  ${safe(e.status)} ${safe(e.statusText)}`,
+        `  key          ${safe(e.key)}`,
         `  stored       ${e.createdAt} (age ${seconds(e.age)})`,
         `  fresh until  ${e.freshUntil} (${e.freshFor >= 0 ? `${seconds(e.freshFor)} left` : `stale for ${seconds(-e.freshFor)}`})`,
+        ...(e.softEvicted
+          ? [
+              `  soft-evicted ${e.softEvicted.staleAt}: answered stale while one refresh runs until ${e.softEvicted.graceUntil}${Date.parse(e.softEvicted.graceUntil) <= Date.now() ? ' (grace over: a miss)' : ''}`,
+            ]
+          : []),
         `  mode         ${e.mode}`,
         `  size         ${bytes(e.bytes)}`,
-        `  tags         ${e.tags.join(', ') || '-'}`,
-        `  validators   ${[e.etag && `ETag ${e.etag}`, e.lastModified && `Last-Modified ${e.lastModified}`].filter(Boolean).join(', ') || '-'}`,
-        `  varies on    ${e.varyOn.join(', ') || '-'}  (${e.variants} entr${e.variants === 1 ? 'y' : 'ies'} for this request)`,
+        `  tags         ${e.tags.map(safe).join(', ') || '-'}`,
+        `  validators   ${[e.etag && `ETag ${safe(e.etag)}`, e.lastModified && `Last-Modified ${safe(e.lastModified)}`].filter(Boolean).join(', ') || '-'}`,
+        `  varies on    ${e.varyOn.map(safe).join(', ') || '-'}  (${e.variants} entr${e.variants === 1 ? 'y' : 'ies'} for this request)`,
         '  headers',
         headers,
         '  body',
-        `    ${e.preview}`,
+        `    ${safe(e.preview)}`,
       ].join('\n');
     })
     .join('\n\n');
@@ -86,7 +95,7 @@ export function formatStats(s: StatsView): string {
   const upstream = consulted === 0 ? '-' : `${((c.misses / consulted) * 100).toFixed(1)}%`;
   const now = Date.now();
   const lines = [
-    `prefix     ${s.prefix}`,
+    `prefix     ${safe(s.prefix)}`,
     `requests   hits ${c.hits} (l1 ${c.l1Hits})  stale ${c.staleHits}  revalidated ${c.revalidations}  misses ${c.misses}  coalesced ${c.coalesced}  bypasses ${c.bypasses}`,
     `hit ratio  ${ratio} from the store; ${c.misses} of ${consulted} requests went upstream (${upstream})`,
     `store      errors ${c.storeErrors}  timeouts ${c.storeTimeouts}  skipped ${c.storeSkips}  bad entries ${c.badEntries}  reconnects ${c.distrusts}`,
@@ -95,7 +104,7 @@ export function formatStats(s: StatsView): string {
   ];
   for (const i of s.instances) {
     lines.push(
-      `  ${i.id}  read breaker ${i.breaker}  write breaker ${i.writeBreaker}  l1 ${i.l1}  (${seconds((now - i.at) / 1000)} ago)`,
+      `  ${safe(i.id)}  read breaker ${safe(i.breaker)}  write breaker ${safe(i.writeBreaker)}  l1 ${safe(i.l1)}  (${seconds((now - Number(i.at)) / 1000)} ago)`,
     );
   }
   return lines.join('\n');

@@ -4,9 +4,9 @@
  * 1 nothing matched, 2 usage or connection error (one line on stderr, never a stack trace).
  */
 import { parseArgs } from 'node:util';
-import type { Cluster, Redis } from 'ioredis';
 import { type Context, clear, evictCommand, evictTagCommand, inspect, ls, stats, tail } from './commands.js';
 import { CliError, connect, sentinelList } from './connect.js';
+import { safe } from './escape.js';
 
 const USAGE = `usage: axios-redis-cache <command> [options]
 
@@ -17,7 +17,10 @@ commands:
   inspect <url|key>     every entry stored for a URL (all variants), or one key: headers, body, validators
   evict <url|pattern>   evict one request's entries, or every entry matching a pattern with *
   evict-tag <tag...>    evict every entry carrying one of the tags
-  clear                 delete every key under the prefix (asks first; --yes to skip)
+  clear                 delete every cached key under the prefix, the fleet counters spared (asks first;
+                        --yes to skip)
+                        evict, evict-tag, clear with --soft: mark stale instead (served stale while one
+                        refresh runs for the fleet, for --grace seconds, default 60; then misses)
   tail                  print overwrites and evictions as the fleet announces them
 
 options:
@@ -25,9 +28,12 @@ options:
   --prefix P            the cache's prefix (default: axios-cache:)
   --cluster             --redis names one node of a Redis Cluster
   --sentinel H:P[,H:P]  connect through Sentinel, with --name <master>
+  --client LIB          ioredis or node-redis (default: ioredis when it is installed, else node-redis)
   --json                print JSON
   --limit N             most entries ls lists (default 50)
   --yes                 clear without asking
+  --soft                evict, evict-tag, clear: mark stale instead of deleting
+  --grace S             with --soft: seconds a marked entry may still be answered stale (default 60)
   --timeout MS          connection and eviction time limit (default 5000)
   --for MS              tail: stop after this long
 
@@ -38,10 +44,13 @@ const OPTIONS = {
   prefix: { type: 'string' },
   cluster: { type: 'boolean' },
   sentinel: { type: 'string' },
+  client: { type: 'string' },
   name: { type: 'string' },
   json: { type: 'boolean' },
   limit: { type: 'string' },
   yes: { type: 'boolean' },
+  soft: { type: 'boolean' },
+  grace: { type: 'string' },
   timeout: { type: 'string' },
   for: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -54,6 +63,13 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new CliError(`--${name} ${JSON.stringify(value)}: expected a positive integer`);
   return Number(value);
+}
+
+function positiveNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0))
+    throw new CliError(`--${name} ${JSON.stringify(value)}: expected a positive number`);
+  return n;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -75,15 +91,22 @@ async function main(argv: string[]): Promise<number> {
   const timeoutMs = positiveInteger('timeout', values.timeout, 5000);
   const limit = positiveInteger('limit', values.limit, 50);
   const forMs = values.for === undefined ? null : positiveInteger('for', values.for, 1);
-  const client: Redis | Cluster = await connect({
+  if (values.client !== undefined && values.client !== 'ioredis' && values.client !== 'node-redis') {
+    throw new CliError(`--client ${JSON.stringify(values.client)}: expected ioredis or node-redis`);
+  }
+  const connection = await connect({
     url: values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     cluster: values.cluster ?? false,
     sentinels: values.sentinel ? sentinelList(values.sentinel) : null,
     name: values.name,
     timeoutMs,
+    client: values.client,
   });
+  if (values.grace !== undefined && !values.soft) throw new CliError('--grace goes with --soft');
+  const grace = values.grace === undefined ? undefined : positiveNumber('grace', values.grace);
   const ctx: Context = {
-    client,
+    soft: values.soft ? (grace === undefined ? { soft: true } : { soft: true, grace }) : null,
+    client: connection.client,
     prefix: values.prefix ?? 'axios-cache:',
     json: values.json ?? false,
     limit,
@@ -109,20 +132,24 @@ async function main(argv: string[]): Promise<number> {
         return await tail(ctx, forMs);
     }
   } finally {
-    client.disconnect();
+    connection.close();
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const message =
-      error instanceof CliError
-        ? error.message
-        : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
-    process.stderr.write(`axios-redis-cache: ${message}\n`);
-    process.exitCode = 2;
-  },
-);
+/**
+ * Exit once what was written has gone out: a client library may keep a socket or timer alive for seconds
+ * after it was told to disconnect (a stalled server), and `--timeout` is the operator's bound.
+ */
+function exit(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exit, (error: unknown) => {
+  const message =
+    error instanceof CliError
+      ? error.message
+      : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+  process.stderr.write(`axios-redis-cache: ${safe(message)}\n`);
+  exit(2);
+});

@@ -1,24 +1,13 @@
 import type { AxiosHeaders } from 'axios';
+import type { BodyEncoding, StoredBody } from './format.js';
 import type { VarySpec } from './vary.js';
 
 /**
- * A stored response (its encoding: `format.ts`). Encoded as (integers big-endian):
- *
- *   "ARC"  version (1 byte)  CRC-32 of the head after it (4)
- *   key length (2)  the entry's own key (UTF-8)  metadata length (4)  metadata (JSON, with the body's CRC-32)
- *   body (raw bytes)
- *
- * Everything up to the body is the entry's *head*: a revalidation (`304`) replaces only the head and keeps
- * the body where it is (see `CacheStore.replaceHead`). Binary-safe. Every entry names the key it answers and
- * proves its bytes: a value of another version, whose checksums or lengths do not add up, or that names
- * another key (a reply meant for another command, a value copied under a foreign key) does not decode.
- */
-/**
  * A stored response. Encoded as (integers big-endian):
  *
- *   "ARC"  version (1 byte)  CRC-32 of the head after it (4)
- *   key length (2)  the entry's own key (UTF-8)  metadata length (4)  metadata (JSON, with the body's CRC-32)
- *   body (raw bytes)
+ *   "ARC"  version (1 byte)  soft-eviction stamp (16: see `STAMP_OFFSET`)  CRC-32 of the head after it (4)
+ *   the entry's own key, hashed (8: SHA-256)  metadata length (4)  metadata (JSON, with the body's CRC-32)
+ *   body (raw bytes, or compressed as the metadata says)
  *
  * Everything up to the body is the entry's *head*: a revalidation (`304`) replaces only the head and keeps
  * the body where it is (see `CacheStore.replaceHead`). Binary-safe. Every entry names the key it answers and
@@ -64,6 +53,16 @@ export interface Entry {
   headBytes?: number;
   /** The decoded metadata this entry shares with other reads of the same stored answer (see {@link EntryMeta}). */
   meta?: EntryMeta;
+  /**
+   * Soft-evicted (`evict(…, { soft: true })`): stale since `staleAt` (`freshUntil` is no later), served
+   * stale while one refresh runs until `graceUntil`, then a miss. Absent otherwise.
+   */
+  softEvicted?: { readonly staleAt: number; readonly graceUntil: number };
+  /**
+   * The body as stored, when it was stored compressed (`body` is then what it decompressed to): a `304`
+   * renewal writes a head for these bytes, which stay in the store.
+   */
+  storedBody?: StoredBody;
 }
 
 /** What RFC 9111 said about reusing a stored answer when it was stored (see `http/freshness.ts`). */
@@ -93,7 +92,7 @@ export const TTL_POLICY: EntryPolicy = Object.freeze({
 export type BodyKind = 'empty' | 'string' | 'buffer' | 'arraybuffer' | 'bytes' | 'blob' | 'json';
 
 /** The metadata of an entry, as decoded. */
-export type EntryHead = Omit<Entry, 'body' | 'text' | 'owned' | 'meta' | 'headBytes'>;
+export type EntryHead = Omit<Entry, 'body' | 'text' | 'owned' | 'meta' | 'headBytes' | 'softEvicted' | 'storedBody'>;
 
 /**
  * An entry's decoded metadata kept with a copy of its encoded bytes: when the same key is read again and
@@ -105,8 +104,11 @@ export interface EntryMeta {
   readonly head: Readonly<EntryHead>;
   /** Length of the body the metadata announces. */
   readonly bodyBytes: number;
-  /** CRC-32 of the body the metadata announces. */
+  /** CRC-32 of the body the metadata announces (as stored). */
   readonly bodyCrc: number;
+  /** How the stored body is compressed, and its length decompressed; absent when stored as it is. */
+  readonly encoding?: BodyEncoding;
+  readonly plainBytes?: number;
   /** `head.headers` as AxiosHeaders, built on first use: each replay copies it. */
   replayHeaders?: AxiosHeaders;
   /** `response.request` of its replays, built on first use (see `replayRequest`). */
@@ -117,8 +119,10 @@ export interface EntryMeta {
 export interface EntryKey {
   readonly entry: string;
   readonly label: string;
+  /** The hash of `entry` an encoded entry carries, once computed (see `entries/format.ts`). */
+  entryHash?: Buffer | undefined;
 }
 
 export { type BodyBytes, bodyToBytes, bytesToBody } from './body.js';
-export { decodeEntry, encodeEntry, FORMAT_VERSION, headLength } from './format.js';
+export { decodeEntry, encodeEntry, FORMAT_VERSION, headLength, softStamp } from './format.js';
 export { plainHeaders, storableHeaders, UNSTORED_HEADERS } from './headers.js';

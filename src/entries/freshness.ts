@@ -2,9 +2,9 @@ import type { InternalAxiosRequestConfig } from 'axios';
 import { parseDirectives } from '../http/cache-control.js';
 import { hasValidator } from '../http/conditional.js';
 import { storagePolicy } from '../http/freshness.js';
-import type { ResolvedOptions, ResolvedRequestOptions } from '../options/index.js';
+import { LIMITS, type ResolvedOptions, type ResolvedRequestOptions } from '../options/index.js';
 import type { UpstreamHead } from '../request/upstream.js';
-import { type EntryPolicy, TTL_POLICY } from './entry.js';
+import { type Entry, type EntryPolicy, TTL_POLICY } from './entry.js';
 
 /** How long an answer stored now is fresh and kept: by `ttl`, or by RFC 9111 under `httpSemantics`. */
 
@@ -34,6 +34,27 @@ export function staleWindows(
 }
 
 const NO_WINDOWS = Object.freeze({ whileRevalidateMs: 0, ifErrorMs: 0 });
+
+/**
+ * Until when a stored answer may be served stale: while one refresh runs (stale-while-revalidate), and
+ * instead of an upstream failure (stale-if-error). A soft-evicted entry is served stale while its refresh
+ * runs until its grace window ends, and never after it (unless it must be revalidated: then never).
+ */
+export function staleUntil(
+  options: ResolvedOptions,
+  request: ResolvedRequestOptions,
+  entry: Pick<Entry, 'freshUntil' | 'policy' | 'softEvicted'>,
+): { whileRevalidate: number; ifError: number } {
+  const windows = staleWindows(options, request, entry.policy);
+  const whileRevalidate = entry.freshUntil + windows.whileRevalidateMs;
+  const ifError = entry.freshUntil + windows.ifErrorMs;
+  const soft = entry.softEvicted;
+  if (!soft) return { whileRevalidate, ifError };
+  return {
+    whileRevalidate: entry.policy.mustRevalidate ? 0 : soft.graceUntil,
+    ifError: Math.min(ifError, soft.graceUntil),
+  };
+}
 
 /**
  * How long the store keeps an entry past now: until it is no longer fresh, plus the longest stale window
@@ -97,22 +118,25 @@ export function freshness(
     for (const name of policy.omit) delete kept[name];
     headers = kept;
   }
+  // Every stored lifetime is capped like the options' own (a year): an `Expires` in year 9999 or
+  // `stale-while-revalidate=99999999999` does not keep an entry in the store for decades.
+  const cap = LIMITS.seconds;
   return {
-    freshUntil: createdAt + Math.round((policy.lifetime - policy.initialAge) * 1000),
+    freshUntil: createdAt + Math.round((Math.min(policy.lifetime, cap) - policy.initialAge) * 1000),
     policy: {
       http: true,
       initialAge: policy.initialAge,
       mustRevalidate: policy.mustRevalidate,
-      staleWhileRevalidateMs: policy.staleWhileRevalidate * 1000,
-      staleIfErrorMs: policy.staleIfError * 1000,
+      staleWhileRevalidateMs: Math.min(policy.staleWhileRevalidate, cap) * 1000,
+      staleIfErrorMs: Math.min(policy.staleIfError, cap) * 1000,
     },
     headers,
   };
 }
 
 /**
- * Under `httpSemantics`, whether the request carries `Authorization` that the key does not isolate (it is
- * not among `varyHeaders`): a shared cache then stores the answer only when the response allows it.
+ * Under `httpSemantics`, whether the request carries `Authorization` that the key does not isolate (named
+ * in `shareCredentials`): a shared cache then stores the answer only when the response allows it.
  */
 export function unkeyedAuthorization(
   options: ResolvedOptions,

@@ -43,7 +43,11 @@ export function storableHeaders(headers: Record<string, string | string[]>): Rec
   return out;
 }
 
+const NOTHING_LISTED: ReadonlySet<string> = new Set();
+
 function connectionListed(value: string | string[]): ReadonlySet<string> {
+  // The usual values name no header (`keep-alive` is unstored anyway).
+  if (value === 'keep-alive' || value === 'close') return NOTHING_LISTED;
   const names = new Set<string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const name = part.trim().toLowerCase();

@@ -12,17 +12,34 @@ import { escapeGlob } from '../stores/glob.js';
  *
  * `rid` is a 128-bit hash of the request itself (method, the absolute URL axios puts on the wire — its own
  * URL building, with the request's `params` and `paramsSerializer`, query left as it is — body, or your own
- * `cache.key`); `vid` a 128-bit hash of the credential-bearing request parts (`varyHeaders`, `auth`,
- * URL user info), of where the request goes (`socketPath`), of the body's representation (a non-text
- * `responseType`, a non-UTF-8 `responseEncoding`, `decompress: false`, the adapter when it is not `http`)
- * and of whether redirects are followed (`maxRedirects: 0`), or `_` when there are none. `label` is
+ * `cache.key`); `vid` a 128-bit hash of the credential-bearing request parts (`varyHeaders`, which always
+ * hold the credential headers unless `shareCredentials` says otherwise, `auth`, URL user info), of the
+ * authority the request names (a `Host` header override), of who asks and where the request goes (a client
+ * certificate, SNI name or source address on its agents, its `proxy`, its `lookup`, `socketPath`), of the
+ * body's representation (a non-text `responseType`, a non-UTF-8 `responseEncoding`, `decompress: false`,
+ * the adapter when it is not `http`) and of whether redirects are followed (`maxRedirects: 0`), or `_` when
+ * there are none. `label` is
  * readable: method, origin and path, never the query string nor credentials.
  */
 export interface RequestKeys {
   readonly entry: string;
+  /** The index of the request's other variants (see `entries/variants.ts`). */
   readonly variants: string;
   readonly lease: string;
   readonly label: string;
+  /** What every key of the request starts with: `<prefix>{<rid>}:`. */
+  readonly base: string;
+  /** The variant's id (`_`: no credential, identity or representation of its own: the plain variant). */
+  readonly vid: string;
+  /** The hash of `entry` an encoded entry carries, once computed (see `entries/format.ts`). */
+  entryHash?: Buffer | undefined;
+  /** Kept for later requests to the same URL (the plain variant of a request without params or body). */
+  readonly memo: boolean;
+  /**
+   * Whose reads or writes found this entry present last (an `EntryStore`'s generation; see `expectMiss`):
+   * a hint on memoized keys, kept on them rather than in a set of key strings.
+   */
+  presentIn?: object | undefined;
 }
 
 /** The part of a request config the key depends on. */
@@ -42,6 +59,12 @@ type KeyedConfig = Pick<
   | 'decompress'
   | 'socketPath'
   | 'maxRedirects'
+  | 'httpAgent'
+  | 'httpsAgent'
+  | 'proxy'
+  | 'lookup'
+  | 'fetchOptions'
+  | 'env'
 >;
 
 /** Response types whose raw body is the same text (axios' adapters hand back a string for each). */
@@ -90,10 +113,13 @@ export function requestKeys(
   const simple = customKey === undefined && config.params == null && (config.data == null || config.data === '');
   const memoKey = simple ? `${method}\u0000${config.baseURL}\u0000${config.url}\u0000${config.allowAbsoluteUrls}` : '';
   const known = simple ? URL_MEMO.get(memoKey) : undefined;
-  if (known) return finish(config, prefix, varyHeaders, known, adapter);
+  if (known) return finish(config, prefix, varyHeaders, known, adapter, true);
   const wire = wireUrl(config);
   if (wire === null) return null;
   const url = new URL(wire, 'http://localhost/');
+  // A `data:` URL never reaches a server (axios decodes it in place, in a type that depends on
+  // `responseType`): nothing to cache, and nothing another request should share.
+  if (url.protocol === 'data:') return null;
   let rid: string;
   let label: string;
   const origin = url.origin === 'null' ? `${url.protocol}//${url.host}` : url.origin;
@@ -113,7 +139,7 @@ export function requestKeys(
     if (URL_MEMO.size >= URL_MEMO_MAX) URL_MEMO.clear();
     URL_MEMO.set(memoKey, parsed);
   }
-  return finish(config, prefix, varyHeaders, parsed, adapter);
+  return finish(config, prefix, varyHeaders, parsed, adapter, simple);
 }
 
 /** A bare axios context (no defaults): its `getUri` is axios' own URL building, and nothing else. */
@@ -154,6 +180,8 @@ function finish(
   varyHeaders: readonly string[],
   parsed: ParsedRequest,
   adapter: string,
+  /** `parsed` is kept for later requests (in the URL memo). */
+  memoized: boolean,
 ): RequestKeys {
   const vid = varyId(config, parsed, varyHeaders, adapter);
   const plain = parsed.plain;
@@ -165,9 +193,15 @@ function finish(
     variants: `${base}variants`,
     lease: `${base}${vid}:lease`,
     label,
+    base,
+    vid,
+    entryHash: undefined,
+    memo: memoized && (vid === '_' || vid === adapterVid(adapter)),
+    presentIn: undefined,
   };
-  // Shared by every later request for the same URL: RequestKeys are never modified.
-  if (vid === '_' || vid === adapterVid(adapter)) parsed.plain = { prefix, vid, keys };
+  // Shared by every later request for the same URL: RequestKeys are never modified but for their caches
+  // (`entryHash`, `presentIn`).
+  if (keys.memo) parsed.plain = { prefix, vid, keys };
   return keys;
 }
 
@@ -243,6 +277,15 @@ function varyId(
   // redirect answered as it is instead of followed.
   if (config.socketPath) parts.push(`socket:${config.socketPath}`);
   if (config.maxRedirects === 0) parts.push('nofollow');
+  // Who asks and which server answers, beyond the headers: a client certificate (or SNI name, source
+  // address, proxy) on the request's agents, the request's own proxy and DNS lookup.
+  const dispatcher = (config.fetchOptions as { dispatcher?: unknown } | undefined)?.dispatcher;
+  const agents = agentIdentity(config.httpsAgent) + agentIdentity(config.httpAgent) + agentIdentity(dispatcher);
+  if (agents) parts.push(`agents:${agents}`);
+  if (config.proxy) parts.push(`proxy:${proxyIdentity(config.proxy)}`);
+  if (typeof config.lookup === 'function') parts.push(`lookup:${functionIdentity(config.lookup)}`);
+  const fetch = (config.env as { fetch?: unknown } | undefined)?.fetch;
+  if (typeof fetch === 'function') parts.push(`fetch:${functionIdentity(fetch as () => unknown)}`);
   if (adapter === 'http') return parts.length === 0 ? '_' : hash128('vary', ...parts);
   // Every request of an instance whose adapter is not http has this part: hashed once per adapter kind.
   if (parts.length === 0) return adapterVid(adapter);
@@ -252,13 +295,17 @@ function varyId(
 
 const VARY_SETS = new WeakMap<readonly string[], ReadonlySet<string>>();
 
+/** Headers that name the server a request asks (the authority), whatever the URL says. */
+const AUTHORITY_HEADERS: ReadonlySet<string> = new Set(['host', ':authority']);
+
 /**
- * `name:value` of each listed header the request carries, sorted by name: one pass over the request's
- * headers (AxiosHeaders keeps each as an own property), not one lookup per listed name.
+ * `name:value` of each listed header the request carries, and of a `Host` override (the authority the
+ * request actually names), sorted by name: one pass over the request's headers (AxiosHeaders keeps each
+ * as an own property), not one lookup per listed name.
  */
 function varyHeaderParts(headers: unknown, varyHeaders: readonly string[]): string[] {
   const parts: string[] = [];
-  if (!headers || typeof headers !== 'object' || varyHeaders.length === 0) return parts;
+  if (!headers || typeof headers !== 'object') return parts;
   let wanted = VARY_SETS.get(varyHeaders);
   if (!wanted) {
     wanted = new Set(varyHeaders.map((name) => name.toLowerCase()));
@@ -266,13 +313,100 @@ function varyHeaderParts(headers: unknown, varyHeaders: readonly string[]): stri
   }
   for (const name in headers) {
     const lower = name.toLowerCase();
-    if (!wanted.has(lower)) continue;
+    const authority = AUTHORITY_HEADERS.has(lower);
+    if (!authority && !wanted.has(lower)) continue;
     const value = (headers as Record<string, unknown>)[name];
     if (value === undefined || value === null || value === false) continue;
-    parts.push(`${lower}:${Array.isArray(value) ? value.join(', ') : String(value)}`);
+    const text = Array.isArray(value) ? value.join(', ') : String(value);
+    // A host name is case-insensitive: `Tenant-A.example` and `tenant-a.example` are one authority.
+    parts.push(authority ? `authority:${text.trim().toLowerCase()}` : `${lower}:${text}`);
   }
   if (parts.length > 1) parts.sort();
   return parts;
+}
+
+const AGENT_IDS = new WeakMap<object, string>();
+
+/**
+ * What an agent adds to who asks and which server answers, hashed ('' for none, the common case: a
+ * keep-alive agent): the client certificate it presents (`cert`, or `pfx` — hashed with its key, never
+ * kept), its SNI `servername`, source `localAddress`, and the proxy a proxy agent goes through. Read from
+ * node's `https.Agent` (`options`), from proxy agents (`connectOpts`, `proxy`) and from undici dispatchers
+ * given to the fetch adapter (`fetchOptions.dispatcher`: their options' `connect` and `tls`); computed
+ * once per agent. What a `createConnection` or `connect` function does cannot be read (see the README).
+ */
+function agentIdentity(agent: unknown): string {
+  if (!agent || typeof agent !== 'object') return '';
+  let id = AGENT_IDS.get(agent);
+  if (id === undefined) {
+    id = readAgentIdentity(agent as Record<string, unknown>);
+    AGENT_IDS.set(agent, id);
+  }
+  return id;
+}
+
+function readAgentIdentity(agent: Record<string, unknown>): string {
+  const parts: (string | Uint8Array)[] = [];
+  const sources = [agent.options, agent.connectOpts, agent.connectOptions];
+  // undici keeps a dispatcher's options under a symbol described 'options'.
+  for (const symbol of Object.getOwnPropertySymbols(agent)) {
+    if (symbol.description !== 'options') continue;
+    const options = (agent as unknown as Record<symbol, unknown>)[symbol] as Record<string, unknown> | undefined;
+    if (options && typeof options === 'object') sources.push(options.connect, options.tls);
+  }
+  for (const source of sources) {
+    if (!source || typeof source !== 'object') continue;
+    const o = source as Record<string, unknown>;
+    for (const field of ['cert', 'pfx'] as const) {
+      for (const item of Array.isArray(o[field]) ? (o[field] as unknown[]) : [o[field]]) {
+        const bytes = secretBytes(item);
+        if (bytes !== null) parts.push(`${field}:`, bytes);
+      }
+    }
+    if (typeof o.servername === 'string' && o.servername) parts.push(`sni:${o.servername.toLowerCase()}`);
+    if (typeof o.localAddress === 'string' && o.localAddress) parts.push(`local:${o.localAddress}`);
+  }
+  const proxy = agent.proxy;
+  if (proxy instanceof URL) parts.push(`proxy:${proxy.href}`);
+  else if (typeof proxy === 'string' && proxy) parts.push(`proxy:${proxy}`);
+  return parts.length === 0 ? '' : hash128('agent', ...parts);
+}
+
+/** Certificate material as bytes: a PEM string, a Buffer, or a `{ buf }` pfx item. */
+function secretBytes(item: unknown): string | Uint8Array | null {
+  if (typeof item === 'string') return item.length > 0 ? item : null;
+  if (item instanceof Uint8Array) return item.byteLength > 0 ? item : null;
+  if (item && typeof item === 'object' && 'buf' in item) return secretBytes((item as { buf: unknown }).buf);
+  return null;
+}
+
+/** The request's own `proxy` setting (where the request goes, and the credentials it goes with). */
+function proxyIdentity(proxy: unknown): string {
+  if (typeof proxy !== 'object' || proxy === null) return String(proxy);
+  const p = proxy as {
+    protocol?: unknown;
+    host?: unknown;
+    port?: unknown;
+    auth?: { username?: unknown; password?: unknown };
+  };
+  const auth = p.auth ? `${String(p.auth.username)}:${String(p.auth.password)}@` : '';
+  return `${String(p.protocol ?? 'http')}//${auth}${String(p.host)}:${String(p.port)}`;
+}
+
+const FUNCTION_IDS = new WeakMap<object, string>();
+
+/**
+ * A function's identity as far as it can be read across processes: its name and source text (the same
+ * `lookup` in every process of a fleet shares entries). Two closures of one source that resolve to
+ * different servers cannot be told apart: see "Security and isolation" in the README.
+ */
+function functionIdentity(fn: (...args: never[]) => unknown): string {
+  let id = FUNCTION_IDS.get(fn);
+  if (id === undefined) {
+    id = hash128('fn', fn.name, Function.prototype.toString.call(fn));
+    FUNCTION_IDS.set(fn, id);
+  }
+  return id;
 }
 
 const ADAPTER_VIDS = new Map<string, string>();

@@ -7,7 +7,8 @@ import { FAILED } from '../stores/guard/guard.js';
 import { type Entry, encodeEntry, headLength } from './entry.js';
 import { freshness, storeTtlMs, unkeyedAuthorization } from './freshness.js';
 import { plainHeaders, storableHeaders } from './headers.js';
-import type { RequestKeys } from './key.js';
+import { type RequestKeys, tagIndexKey } from './key.js';
+import { entryIndexes } from './variants.js';
 
 /** After a `304`: the stored answer renewed, written back by replacing only its head. */
 
@@ -37,7 +38,7 @@ export function renewEntry(
   if (!fresh) return null;
   const bytes = encodeEntry(
     { ...stored, headers: fresh.headers, createdAt, freshUntil: fresh.freshUntil, policy: fresh.policy, fetchMs },
-    keys.entry,
+    keys,
   );
   const ttlMs = storeTtlMs(state.options, request, fresh.freshUntil, fresh.policy, fresh.headers, createdAt);
   if (ttlMs <= 0) return null;
@@ -59,25 +60,41 @@ export async function writeRenewed(
   const { guard } = state;
   if (guard.store.supports?.('writes') === false) return false;
   state.entries.notePresence(keys, true);
-  state.invalidations.dropLocal(keys.entry);
+  state.l1?.supersede(keys.entry);
   const oldHead = storedHead(stored);
   if (guard.store.replaceHead && oldHead && guard.store.supports?.('leases') !== false) {
     const newHead = renewed.bytes.subarray(0, headLength(renewed.bytes));
-    const leaseArg = lease ? { key: keys.lease, token: lease.token } : undefined;
-    const result = await guard.call('set', keys.label, (s) =>
+    const leaseArg = lease ? { key: keys.lease, token: lease.token, ttlMs: state.options.lockTtlMs } : undefined;
+    const result = await guard.call('set', keys, (s) =>
       s.replaceHead!(keys.entry, oldHead, newHead, renewed.ttlMs, leaseArg),
     );
     return lease !== undefined && result !== FAILED;
   }
-  await guard.call('set', keys.label, (s) => s.set(keys.entry, renewed.bytes, renewed.ttlMs, [keys.variants]));
+  await guard.call(
+    'set',
+    keys,
+    (s) =>
+      s.set(
+        keys.entry,
+        renewed.bytes,
+        renewed.ttlMs,
+        entryIndexes(
+          s,
+          keys,
+          stored.tags.map((tag) => tagIndexKey(state.options.prefix, tag)),
+        ),
+      ),
+    renewed.bytes.length,
+  );
   return false;
 }
 
 /** The encoded head of a decoded entry (its bytes sit just before the body in the value it was read from). */
 function storedHead(entry: Entry): Uint8Array | null {
   const length = entry.headBytes;
-  if (length === undefined || entry.body.byteOffset < length) return null;
-  return new Uint8Array(entry.body.buffer, entry.body.byteOffset - length, length);
+  const body = entry.storedBody?.bytes ?? entry.body;
+  if (length === undefined || body.byteOffset < length) return null;
+  return new Uint8Array(body.buffer, body.byteOffset - length, length);
 }
 
 /**

@@ -17,6 +17,8 @@ export const FLEET_COUNTERS: readonly (keyof Counters)[] = [
   'hits',
   'l1Hits',
   'staleHits',
+  'graceHits',
+  'softEvictions',
   'misses',
   'coalesced',
   'refreshes',
@@ -103,7 +105,7 @@ export class FleetReporter {
   async report(): Promise<void> {
     const { guard, prefix } = this;
     const store = guard.store;
-    if (!this.timer || !store.recordStats || store.supports?.('writes') === false || !guard.writesHealthy) return;
+    if (!this.timer || !store.recordStats || store.supports?.('writes') === false || !guard.writesHealthy()) return;
     const snapshot = { ...this.counters };
     const deltas: Record<string, number> = {};
     for (const name of FLEET_COUNTERS) {

@@ -51,7 +51,9 @@ export class Invalidations {
       this.channel,
       (message) => this.receive(message),
       (up) => {
-        l1.clear();
+        // Down: nothing is served as fresh from here (copies are kept, for `l1.grace` only). Up: what was
+        // learnt before is dropped, grace copies included — messages may have been missed meanwhile.
+        if (up) l1.clear();
         l1.usable = up;
       },
     );

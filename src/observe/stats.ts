@@ -4,8 +4,15 @@ export interface CacheStats {
   hits: number;
   /** Of `hits`, those answered by the in-process layer (`l1`) without asking the store. */
   l1Hits: number;
-  /** Responses served from a stale entry. */
+  /** Responses served from a stale entry (of which `graceHits`). */
   staleHits: number;
+  /**
+   * Of `staleHits`, answers from an `l1` copy while the store could not be read (`l1.grace`): stale, with
+   * `response.cache.reason` `'store-unavailable'`.
+   */
+  graceHits: number;
+  /** Entries this instance marked stale (`evict`, `evictTags`, `clearCache` with `{ soft: true }`). */
+  softEvictions: number;
   /** Requests that went upstream themselves. */
   misses: number;
   /** Requests that shared another request's upstream call (in this process or, with Redis, another). */
@@ -46,6 +53,8 @@ export function newCounters(): Counters {
     hits: 0,
     l1Hits: 0,
     staleHits: 0,
+    graceHits: 0,
+    softEvictions: 0,
     misses: 0,
     coalesced: 0,
     refreshes: 0,

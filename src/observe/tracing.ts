@@ -21,6 +21,8 @@ export interface RequestTraceContext {
   source?: CacheInfo['source'];
   /** Seconds of freshness left of a stored answer (negative when stale), `null` for an upstream answer. */
   ttl?: number | null;
+  /** With `status: 'stale'`: why (`soft-evicted`, `store-unavailable`, … see `CacheInfo.reason`). */
+  reason?: CacheInfo['reason'];
   /** Milliseconds the request's fill spent waiting for store reads (shared by the callers of one flight). */
   storeMs?: number;
   /** Milliseconds it waited for another process's fill (the fleet lease). */
@@ -52,6 +54,22 @@ export const storeErrorChannel = diagnosticsChannel.channel('axios-redis-cache:s
  */
 export const breakerChannel = diagnosticsChannel.channel('axios-redis-cache:breaker');
 
+/**
+ * `axios-redis-cache:eviction`: an eviction done through an instance (`evict`, `evictTags`,
+ * `clearCache`), as `{ kind, soft, entries }` — soft ones mark entries stale instead of deleting them.
+ * Published only when someone subscribes.
+ */
+export const evictionChannel = diagnosticsChannel.channel('axios-redis-cache:eviction');
+
+/** What `axios-redis-cache:eviction` publishes. */
+export interface EvictionMessage {
+  /** `request` (one request's variants), `pattern` (a URL pattern or RegExp), `tags`, `clear`. */
+  kind: 'request' | 'pattern' | 'tags' | 'clear';
+  soft: boolean;
+  /** Entries removed or, when `soft`, marked stale (keys, for a hard `clear`). */
+  entries: number;
+}
+
 /** What `axios-redis-cache:store-error` publishes. */
 export interface StoreErrorMessage {
   error: unknown;
@@ -63,6 +81,8 @@ export interface StoreErrorMessage {
 export interface BreakerMessage {
   breaker: 'read' | 'write';
   state: 'open' | 'closed';
+  /** The node whose breaker it is (`host:port` of a Cluster master); absent for a single store. */
+  node?: string;
 }
 
 /** `NODE_DEBUG=axios-redis-cache`: one line per request (read once, when the module loads). */
@@ -92,6 +112,13 @@ export function noteTimings(info: CacheInfo, timings: Timings | undefined): void
 export function traced(config: InternalAxiosRequestConfig, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
   if (!requestChannel.hasSubscribers) return DEBUG ? logged(config, run) : run();
   const context: RequestTraceContext = { config };
+  // Debug logging goes on whatever else listens (an OpenTelemetry bridge, a test): the line is logged
+  // around the traced call.
+  if (DEBUG) return logged(config, () => tracedCall(context, run));
+  return tracedCall(context, run);
+}
+
+function tracedCall(context: RequestTraceContext, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
   return requestChannel.tracePromise(async () => {
     try {
       const response = await run();
@@ -119,7 +146,7 @@ async function logged(config: InternalAxiosRequestConfig, run: () => Promise<Axi
     const timings = info && TIMINGS.get(info);
     const waited = timings ? ` store=${timings.storeMs.toFixed(2)}ms lease=${timings.leaseWaitMs.toFixed(2)}ms` : '';
     debug(
-      `${info?.status ?? 'error'} ${label}${info ? ` age=${info.age.toFixed(1)}s from=${info.source}` : ''}${waited} ${ms}ms${failed ? ' (rejected)' : ''}`,
+      `${info?.status ?? 'error'}${info?.reason ? `(${info.reason})` : ''} ${label}${info ? ` age=${info.age.toFixed(1)}s from=${info.source}` : ''}${waited} ${ms}ms${failed ? ' (rejected)' : ''}`,
     );
   };
   try {
@@ -139,6 +166,7 @@ function describe(context: RequestTraceContext, info: CacheInfo | undefined): vo
   context.age = info.age;
   context.source = info.source;
   context.ttl = info.ttl;
+  if (info.reason) context.reason = info.reason;
   const timings = TIMINGS.get(info);
   context.storeMs = timings?.storeMs ?? 0;
   context.leaseWaitMs = timings?.leaseWaitMs ?? 0;

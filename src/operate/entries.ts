@@ -1,7 +1,7 @@
 import { decodeEntry, type Entry } from '../entries/entry.js';
 import { entryPattern } from '../entries/key.js';
 import { escapeGlob } from '../stores/glob.js';
-import { type IORedisClient, isIORedisClient, RedisStore } from '../stores/redis/store.js';
+import { isRedisClient, type RedisClient, RedisStore } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**
@@ -28,6 +28,11 @@ export interface EntrySummary {
   tags: readonly string[];
   /** `ttl` or `http` (`httpSemantics`). */
   mode: 'ttl' | 'http';
+  /**
+   * Soft-evicted: stale since `staleAt`, answered stale (while one refresh runs) until `graceUntil`, then a
+   * miss (ISO 8601); `null` when not.
+   */
+  softEvicted: { staleAt: string; graceUntil: string } | null;
 }
 
 /** One stored entry in full, as `inspect` shows it. */
@@ -59,8 +64,8 @@ export interface ListOptions {
 
 const DEFAULT_PREFIX = 'axios-cache:';
 
-function storeOf(store: IORedisClient | CacheStore): CacheStore {
-  return isIORedisClient(store) ? new RedisStore(store) : store;
+function storeOf(store: RedisClient | CacheStore): CacheStore {
+  return isRedisClient(store) ? new RedisStore(store) : store;
 }
 
 /** The method and URL an entry key names (`<prefix>{rid}:<vid>:<METHOD> <url>` or `…:key:<METHOD>:<key>`). */
@@ -87,6 +92,12 @@ function summary(key: string, entry: Entry, now: number): EntrySummary {
     freshFor: Math.round((entry.freshUntil - now) / 100) / 10,
     tags: entry.tags,
     mode: entry.policy.http ? 'http' : 'ttl',
+    softEvicted: entry.softEvicted
+      ? {
+          staleAt: new Date(entry.softEvicted.staleAt).toISOString(),
+          graceUntil: new Date(entry.softEvicted.graceUntil).toISOString(),
+        }
+      : null,
   };
 }
 
@@ -101,7 +112,7 @@ function decoded(key: string, value: Uint8Array | null): Entry | null {
 
 /** Walk the entries under a prefix whose URL matches `match`, up to `limit`; `more` when some were left. */
 export async function listEntries(
-  store: IORedisClient | CacheStore,
+  store: RedisClient | CacheStore,
   options: ListOptions = {},
 ): Promise<{ entries: EntrySummary[]; more: boolean }> {
   const target = storeOf(store);
@@ -128,7 +139,7 @@ export async function listEntries(
  * (a target that starts with the prefix). Empty when nothing is stored.
  */
 export async function inspectEntry(
-  store: IORedisClient | CacheStore,
+  store: RedisClient | CacheStore,
   target: string,
   options: { prefix?: string; previewChars?: number } = {},
 ): Promise<EntryDetails[]> {

@@ -1,10 +1,13 @@
 import type { CacheError } from '../api/errors.js';
+import type { Compression } from '../entries/compress.js';
 import type { CacheStore } from '../stores/types.js';
 import type { CacheErrorContext } from './public.js';
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
   store: CacheStore;
+  /** `store` was made by `withCache` from a client you passed: `closeCache` closes it (`CacheStore.close`). */
+  ownsStore: boolean;
   ttlMs: number;
   prefix: string;
   methods: ReadonlySet<string>;
@@ -18,8 +21,13 @@ export interface ResolvedOptions {
   cacheStatus: string | null;
   /** Milliseconds between fleet counter reports, or `null` when off. */
   fleetStatsMs: number | null;
+  /** The headers of the key: `varyHeaders` and the credential headers not named in `shareCredentials`. */
   varyHeaders: readonly string[];
+  /** Credential headers left out of the key (`shareCredentials`). */
+  sharedCredentials: readonly string[];
   allowSetCookie: boolean;
+  /** How large bodies are stored compressed; `null`: as they are. */
+  compress: Compression | null;
   maxEntryBytes: number;
   storeTimeoutMs: number;
   evictTimeoutMs: number;
@@ -31,7 +39,7 @@ export interface ResolvedOptions {
   lockWaitMs: number;
   earlyRefresh: number;
   tagHeader: string | undefined;
-  l1: { maxEntries: number; maxBytes: number; ttlMs: number } | null;
+  l1: { maxEntries: number; maxBytes: number; ttlMs: number; graceMs: number } | null;
   shared: boolean;
   breaker: { failures: number; cooldownMs: number } | null;
   onError: ((error: CacheError, context: CacheErrorContext) => void) | undefined;
@@ -44,6 +52,8 @@ export interface ResolvedOptions {
 export const LIMITS = {
   /** `ttl`, `staleWhileRevalidate`, `staleIfError`, `l1.ttl`: a year, in seconds. */
   seconds: 365 * 24 * 3600,
+  /** A soft eviction's `grace`: a day, in seconds. */
+  graceSeconds: 24 * 3600,
   /** `lockTtl`, `lockWait`: ten minutes, in ms. */
   leaseMs: 600_000,
   /** `storeTimeout`: a minute, in ms. */
@@ -54,14 +64,26 @@ export const LIMITS = {
   failures: 1_000_000,
   /** `maxEntryBytes`: Redis' largest string, 512 MiB. */
   entryBytes: 512 * 1024 * 1024,
+  /**
+   * `maxEntryBytes` per ms of `storeTimeout` (4 MiB at the default 50 ms): a read must be able to bring an
+   * entry back within its budget. Measured on a 2-core host: 16 MiB reads timed out as misses at 50 ms (the
+   * entry was stored and never served); 8 MiB reads hit alone (about 100 ms each, mostly parsing) but missed
+   * with a second process streaming values beside them; 4 MiB (30–50 ms) kept hitting.
+   */
+  entryBytesPerTimeoutMs: (4 * 1024 * 1024) / 50,
   /** `l1.maxEntries`. */
   l1Entries: 10_000_000,
   /** `l1.maxBytes`: 8 GiB. */
   l1Bytes: 8 * 1024 * 1024 * 1024,
   /** `earlyRefresh` (β): any finite value works; this one only keeps it a safe integer. */
   earlyRefresh: Number.MAX_SAFE_INTEGER,
-  /** `cache.key`, in characters. */
+  /** `cache.key`, and each tag, in characters. */
   keyLength: 1024,
+  /**
+   * Tags of one entry (`cache.tags` and the `tagHeader`'s together): each costs an index write per fill.
+   * An answer whose tag header lists more is not stored (an eviction by a tag left out would miss it).
+   */
+  tags: 64,
 } as const;
 
 /** Defaults, exported for documentation and tests. */
@@ -86,7 +108,9 @@ export const DEFAULTS = {
     'ocp-apim-subscription-key',
     'x-functions-key',
   ],
+  shareCredentials: [] as readonly string[],
   allowSetCookie: false,
+  compress: { algorithm: 'brotli', thresholdBytes: 16 * 1024 } as Compression,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
   evictTimeout: 5000,

@@ -1,5 +1,5 @@
 import type { CacheError } from '../api/errors.js';
-import type { IORedisClient } from '../stores/redis/store.js';
+import type { RedisClient } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 
 /**
@@ -51,16 +51,41 @@ export interface L1Options {
    * @default 1
    */
   ttl?: number;
+  /**
+   * Grace while the store is down: seconds past its freshness during which an entry this process holds
+   * may still answer, marked `'stale'` (`response.cache.reason: 'store-unavailable'`), when the store
+   * cannot be read (breaker open, timeouts, not ready); the origin is then called at most once per key per
+   * process until the store answers again. Off by default: an eviction made meanwhile cannot reach a
+   * process whose store is down, and such an answer may be one the fleet was told to drop. At most a day.
+   * @default 0
+   */
+  grace?: number;
+}
+
+/** How large bodies are stored compressed (the `compress` option). */
+export interface CompressOptions {
+  /**
+   * Bodies at least this long (bytes) are compressed.
+   * @default 16384
+   */
+  threshold?: number;
+  /**
+   * `'brotli'` (quality 1) or `'gzip'` (level 1), from `node:zlib`.
+   * @default 'brotli'
+   */
+  algorithm?: 'brotli' | 'gzip';
 }
 
 /** Options of `withCache(instance, options)`. Every option is validated when `withCache` runs. */
 export interface CacheOptions {
   /**
-   * Where entries live: an ioredis `Redis` or `Cluster` client (wrapped in a {@link RedisStore}; you keep
-   * ownership of the connection), or any {@link CacheStore}.
+   * Where entries live: a Redis client — node-redis 5 or 6 (`createClient()`, `createCluster()`,
+   * `createSentinel()`) or ioredis (`Redis`, `Cluster`) — wrapped in a {@link RedisStore} (you keep
+   * ownership of the connection: the cache never connects a node-redis client, nor quits either), or any
+   * {@link CacheStore}.
    * @default a new in-process {@link MemoryStore} (10,000 entries, 64 MiB)
    */
-  store?: IORedisClient | CacheStore;
+  store?: RedisClient | CacheStore;
   /**
    * Seconds an entry stays fresh. Fractions are allowed (millisecond precision); at most a year.
    * @default 60
@@ -87,13 +112,21 @@ export interface CacheOptions {
   statuses?: StatusFilter;
   /**
    * Request headers whose values are part of the key (case-insensitive), hashed. Requests that differ in
-   * any of them never share an entry. HTTP basic `auth` and credentials in the URL always count too. The
-   * default lists the credential headers in common use by APIs and gateways; a list you give replaces it
-   * (spread `DEFAULTS.varyHeaders` into yours to extend it).
+   * any of them never share an entry. The credential headers of the default list are part of the key
+   * whatever you list here (a list of your own adds to them), unless you name them in `shareCredentials`;
+   * HTTP basic `auth`, credentials in the URL, a `Host` override and a client certificate always count too.
    * @default ["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token",
    *   "x-access-token", "x-amz-security-token", "x-goog-api-key", "ocp-apim-subscription-key", "x-functions-key"]
    */
   varyHeaders?: readonly string[];
+  /**
+   * Credential headers (from the default `varyHeaders` list) left out of the key, so that callers who
+   * differ only in them share answers: an explicit opt-in, e.g. `['authorization']` for an upstream whose
+   * answers are the same for every token. In `httpSemantics` mode a request whose `Authorization` is shared
+   * this way is stored only when the response allows it (`public`, `s-maxage`, `must-revalidate`).
+   * @default [] (every credential header is part of the key)
+   */
+  shareCredentials?: readonly string[];
   /**
    * Store responses that set a cookie (`Set-Cookie`), e.g. behind a load balancer that sets a stickiness
    * cookie on every answer. Off by default in a shared cache: such an answer is often personal (a session,
@@ -103,8 +136,17 @@ export interface CacheOptions {
    */
   allowSetCookie?: boolean;
   /**
-   * Largest encoded entry stored, in bytes (at most 512 MiB, Redis' largest string). Larger responses are
-   * passed through and not stored.
+   * Store large bodies compressed: `true` (brotli, quality 1, for bodies of 16 KiB and more), `false`, or
+   * `{ threshold, algorithm }` (bytes; `'brotli'` or `'gzip'`). A body that does not shrink by a tenth is
+   * stored as it is. Every reader decodes an entry whatever its own setting (the entry says how it was
+   * stored); `l1` keeps bodies decompressed. Per request: `cache.compress`.
+   * @default true
+   */
+  compress?: boolean | CompressOptions;
+  /**
+   * Largest encoded entry stored, in bytes. Larger responses are passed through and not stored (known
+   * before the body is copied). At most what a read brings back within its budget: 4 MiB per 50 ms of
+   * `storeTimeout` (4 MiB by default; 512 MiB, Redis' largest string, needs a `storeTimeout` of 6,400 ms).
    * @default 1048576 (1 MiB)
    */
   maxEntryBytes?: number;
@@ -179,13 +221,13 @@ export interface CacheOptions {
    */
   tagHeader?: string;
   /**
-   * An in-process LRU of hot entries in front of the store (answers without a Redis round trip), or
-   * `false`. With Redis, each process listens on a pub/sub channel for overwrites and evictions made
+   * An in-process LRU of hot entries in front of the store (answers without a Redis round trip): `true`
+   * for the defaults (`{ maxEntries: 1000, maxBytes: 16 MiB, ttl: 1 }`), options, or `false`. With Redis, each process listens on a pub/sub channel for overwrites and evictions made
    * anywhere in the fleet, and serves nothing from the layer while that subscription is down.
    * Call `closeCache(instance)` to close its connection when shutting down.
    * @default false
    */
-  l1?: L1Options | false;
+  l1?: L1Options | boolean;
   /**
    * `true`: this is a shared cache (one entry may serve many users of the service), so responses marked
    * `Cache-Control: private` are not stored. `false`: a private cache; `private` responses are stored.
@@ -294,6 +336,12 @@ export interface RequestCacheOptions {
    * @default the instance's `allowSetCookie`
    */
   allowSetCookie?: boolean;
+  /**
+   * Store this response's body compressed when it is large enough (`true`: with the instance's settings, or
+   * the defaults when the instance compresses nothing) or as it is (`false`).
+   * @default the instance's `compress`
+   */
+  compress?: boolean;
   /**
    * Follow HTTP caching (RFC 9111) for this request (see the instance option).
    * @default the instance's `httpSemantics`

@@ -1,5 +1,6 @@
 import { CacheOptionError } from '../api/errors.js';
 import type { RequestDirectives } from '../http/request-directives.js';
+import { isRedisClient } from '../stores/redis/store.js';
 import { DEFAULTS, LIMITS, type ResolvedOptions } from './defaults.js';
 import type { CacheOptions, RequestCacheOptions } from './public.js';
 import {
@@ -7,6 +8,7 @@ import {
   breakerOption,
   cacheKey,
   cacheStatusOption,
+  compressOption,
   fleetStatsOption,
   fn,
   isPlainObject,
@@ -21,6 +23,7 @@ import {
   statusFilter,
   storeOption,
   stringList,
+  tagList,
   windowMs,
 } from './validate.js';
 
@@ -31,7 +34,9 @@ const INSTANCE_KEYS: ReadonlySet<string> = new Set([
   'methods',
   'statuses',
   'varyHeaders',
+  'shareCredentials',
   'allowSetCookie',
+  'compress',
   'maxEntryBytes',
   'storeTimeout',
   'evictTimeout',
@@ -63,6 +68,7 @@ const REQUEST_KEYS: ReadonlySet<string> = new Set([
   'staleWhileRevalidate',
   'staleIfError',
   'allowSetCookie',
+  'compress',
   'httpSemantics',
 ]);
 
@@ -74,8 +80,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const o = options as CacheOptions;
   const ttl = o.ttl === undefined ? DEFAULTS.ttl : seconds('ttl', o.ttl);
   const prefix = o.prefix === undefined ? DEFAULTS.prefix : prefixOption(o.prefix);
+  const storeTimeoutMs =
+    o.storeTimeout === undefined
+      ? DEFAULTS.storeTimeout
+      : positiveNumber('storeTimeout', o.storeTimeout, LIMITS.storeTimeoutMs);
   return {
     store: storeOption(o.store),
+    ownsStore: o.store === undefined || isRedisClient(o.store),
     ttlMs: Math.round(ttl * 1000),
     prefix,
     methods: new Set(stringList('methods', o.methods ?? DEFAULTS.methods).map((m) => m.toLowerCase())),
@@ -86,17 +97,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     keepMs: windowMs('keep', o.keep) ?? DEFAULTS.keep * 1000,
     fleetStatsMs: fleetStatsOption(o.fleetStats),
     cacheStatus: cacheStatusOption(o.cacheStatus),
-    varyHeaders: stringList('varyHeaders', o.varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase()),
+    ...keyHeaders(o.varyHeaders, o.shareCredentials),
     allowSetCookie:
       o.allowSetCookie === undefined ? DEFAULTS.allowSetCookie : boolean('allowSetCookie', o.allowSetCookie),
+    compress: compressOption(o.compress),
     maxEntryBytes:
-      o.maxEntryBytes === undefined
-        ? DEFAULTS.maxEntryBytes
-        : positiveInteger('maxEntryBytes', o.maxEntryBytes, LIMITS.entryBytes),
-    storeTimeoutMs:
-      o.storeTimeout === undefined
-        ? DEFAULTS.storeTimeout
-        : positiveNumber('storeTimeout', o.storeTimeout, LIMITS.storeTimeoutMs),
+      o.maxEntryBytes === undefined ? DEFAULTS.maxEntryBytes : maxEntryBytes(o.maxEntryBytes, storeTimeoutMs),
+    storeTimeoutMs,
     evictTimeoutMs:
       o.evictTimeout === undefined
         ? DEFAULTS.evictTimeout
@@ -123,6 +130,53 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   };
 }
 
+/**
+ * `maxEntryBytes`: at most Redis' largest string, and at most what a read brings back within its budget
+ * (`LIMITS.entryBytesPerTimeoutMs` × `storeTimeout`): a larger entry would be stored and never served.
+ */
+function maxEntryBytes(value: unknown, storeTimeoutMs: number): number {
+  const readable = Math.floor(storeTimeoutMs * LIMITS.entryBytesPerTimeoutMs);
+  const bytes = positiveInteger('maxEntryBytes', value, LIMITS.entryBytes);
+  if (bytes > readable) {
+    throw new CacheOptionError(
+      'maxEntryBytes',
+      value,
+      `at most ${readable} bytes with storeTimeout ${storeTimeoutMs} ms (a read must bring an entry back within its budget: raise storeTimeout to store larger entries, ${Math.ceil(bytes / LIMITS.entryBytesPerTimeoutMs)} ms for this size)`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * The headers of the key: those listed in `varyHeaders`, plus every credential header (the default list)
+ * not named in `shareCredentials` — a list of your own never drops a credential by accident.
+ */
+function keyHeaders(
+  varyHeaders: unknown,
+  shareCredentials: unknown,
+): Pick<ResolvedOptions, 'varyHeaders' | 'sharedCredentials'> {
+  const listed = stringList('varyHeaders', varyHeaders ?? DEFAULTS.varyHeaders).map((h) => h.toLowerCase());
+  const credentials: readonly string[] = DEFAULTS.varyHeaders;
+  const shared = stringList('shareCredentials', shareCredentials ?? DEFAULTS.shareCredentials).map((h, i) => {
+    const name = h.toLowerCase();
+    if (!credentials.includes(name)) {
+      throw new CacheOptionError(
+        `shareCredentials[${i}]`,
+        h,
+        `one of the credential headers (${credentials.join(', ')})`,
+      );
+    }
+    if (listed.includes(name) && varyHeaders !== undefined) {
+      throw new CacheOptionError(`shareCredentials[${i}]`, h, 'a header that varyHeaders does not list');
+    }
+    return name;
+  });
+  const headers = new Set(listed);
+  for (const name of credentials) if (!shared.includes(name)) headers.add(name);
+  for (const name of shared) headers.delete(name);
+  return { varyHeaders: [...headers], sharedCredentials: shared };
+}
+
 /** A validated per-request option set. */
 export interface ResolvedRequestOptions {
   ttlMs: number | undefined;
@@ -133,6 +187,7 @@ export interface ResolvedRequestOptions {
   staleWhileRevalidateMs: number | undefined;
   staleIfErrorMs: number | undefined;
   allowSetCookie: boolean | undefined;
+  compress: boolean | undefined;
   httpSemantics: boolean | undefined;
   /** The request's own `Cache-Control` directives, under `httpSemantics` (set by the adapter). */
   directives?: RequestDirectives;
@@ -147,6 +202,7 @@ const NO_REQUEST_OPTIONS: ResolvedRequestOptions = Object.freeze({
   staleWhileRevalidateMs: undefined,
   staleIfErrorMs: undefined,
   allowSetCookie: undefined,
+  compress: undefined,
   httpSemantics: undefined,
 });
 
@@ -162,12 +218,13 @@ export function resolveRequestOptions(value: unknown): ResolvedRequestOptions | 
   return {
     ttlMs: o.ttl === undefined ? undefined : Math.round(seconds('cache.ttl', o.ttl) * 1000),
     key: o.key === undefined ? undefined : cacheKey(o.key),
-    tags: o.tags === undefined ? NO_REQUEST_OPTIONS.tags : stringList('cache.tags', o.tags, true),
+    tags: o.tags === undefined ? NO_REQUEST_OPTIONS.tags : tagList(o.tags),
     refresh: o.refresh === undefined ? false : boolean('cache.refresh', o.refresh),
     coalesce: o.coalesce === undefined ? undefined : boolean('cache.coalesce', o.coalesce),
     staleWhileRevalidateMs: windowMs('cache.staleWhileRevalidate', o.staleWhileRevalidate),
     staleIfErrorMs: windowMs('cache.staleIfError', o.staleIfError),
     allowSetCookie: o.allowSetCookie === undefined ? undefined : boolean('cache.allowSetCookie', o.allowSetCookie),
+    compress: o.compress === undefined ? undefined : boolean('cache.compress', o.compress),
     httpSemantics: o.httpSemantics === undefined ? undefined : boolean('cache.httpSemantics', o.httpSemantics),
   };
 }

@@ -1,9 +1,9 @@
 import { CacheOptionError } from '../api/errors.js';
 import { MemoryStore } from '../stores/memory.js';
-import { isIORedisClient, RedisStore } from '../stores/redis/store.js';
+import { isRedisClient, RedisStore } from '../stores/redis/store.js';
 import type { CacheStore } from '../stores/types.js';
 import { DEFAULTS, LIMITS, type ResolvedOptions } from './defaults.js';
-import type { BreakerOptions, L1Options } from './public.js';
+import type { BreakerOptions, CompressOptions, L1Options } from './public.js';
 
 /** Checks of single option values: each throws a `CacheOptionError` naming the option and the value. */
 
@@ -28,7 +28,7 @@ export function fleetStatsOption(value: unknown): number | null {
 
 export function storeOption(store: unknown): CacheStore {
   if (store === undefined) return new MemoryStore();
-  if (isIORedisClient(store)) return new RedisStore(store);
+  if (isRedisClient(store) || looksLikeNodeRedis4(store)) return new RedisStore(store as never);
   const candidate = store as Partial<CacheStore> | null;
   if (
     typeof candidate === 'object' &&
@@ -44,19 +44,30 @@ export function storeOption(store: unknown): CacheStore {
   throw new CacheOptionError(
     'store',
     store,
-    'an ioredis Redis or Cluster client, or a CacheStore (get, set, delete, deleteIndexed, deleteMatching)',
+    'an ioredis Redis or Cluster client, a node-redis (redis 5 or 6) client, cluster or sentinel, or a CacheStore (get, set, delete, deleteIndexed, deleteMatching)',
   );
+}
+
+/** A node-redis 4 client: passed on to `RedisStore`, which refuses it naming the versions it supports. */
+function looksLikeNodeRedis4(value: unknown): boolean {
+  const v = value as { sendCommand?: unknown; isOpen?: unknown; withTypeMapping?: unknown } | null;
+  return typeof v === 'object' && v !== null && typeof v.sendCommand === 'function' && typeof v.isOpen === 'boolean';
 }
 
 export function l1Option(value: unknown): ResolvedOptions['l1'] {
   if (value === undefined || value === false) return null;
-  if (!isPlainObject(value)) throw new CacheOptionError('l1', value, 'false or { maxEntries, maxBytes, ttl }');
-  rejectUnknownKeys(value, new Set(['maxEntries', 'maxBytes', 'ttl']), 'l1.');
+  if (value === true) value = {}; // what a user writes first: the defaults
+  if (!isPlainObject(value))
+    throw new CacheOptionError('l1', value, 'true, false or { maxEntries, maxBytes, ttl, grace }');
+  rejectUnknownKeys(value, new Set(['maxEntries', 'maxBytes', 'ttl', 'grace']), 'l1.');
   const l = value as L1Options;
   return {
     maxEntries: l.maxEntries === undefined ? 1000 : positiveInteger('l1.maxEntries', l.maxEntries, LIMITS.l1Entries),
     maxBytes: l.maxBytes === undefined ? 16 * 1024 * 1024 : positiveInteger('l1.maxBytes', l.maxBytes, LIMITS.l1Bytes),
     ttlMs: Math.round((l.ttl === undefined ? 1 : seconds('l1.ttl', l.ttl)) * 1000),
+    graceMs: Math.round(
+      (l.grace === undefined ? 0 : nonNegativeNumber('l1.grace', l.grace, LIMITS.graceSeconds)) * 1000,
+    ),
   };
 }
 
@@ -147,8 +158,9 @@ export function fn<T>(name: string, value: T): T {
   return value;
 }
 
+/** C0 and C1 control characters and DEL: what a terminal may take as a command. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * `cache.key`: a key without control characters (a newline would split the invalidation messages that
@@ -168,6 +180,27 @@ export function cacheKey(value: unknown): string {
     );
   }
   return value;
+}
+
+/**
+ * `cache.tags`: at most `LIMITS.tags` non-empty strings without control characters (a tag is printed by the
+ * CLI and travels in announcements) of at most `LIMITS.keyLength` characters.
+ */
+export function tagList(value: unknown): string[] {
+  const tags = stringList('cache.tags', value, true);
+  if (tags.length > LIMITS.tags) {
+    throw new CacheOptionError('cache.tags', `${tags.length} tags`, `at most ${LIMITS.tags} tags`);
+  }
+  tags.forEach((tag, i) => {
+    if (tag.length > LIMITS.keyLength || CONTROL_CHARACTERS.test(tag)) {
+      throw new CacheOptionError(
+        `cache.tags[${i}]`,
+        tag,
+        `a string of at most ${LIMITS.keyLength} characters, without control characters`,
+      );
+    }
+  });
+  return tags;
 }
 
 export function nonEmptyString(name: string, value: unknown): string {
@@ -201,4 +234,23 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/** `compress`: `true` the defaults, `false` nothing, or `{ threshold, algorithm }`. */
+export function compressOption(value: unknown): ResolvedOptions['compress'] {
+  if (value === undefined || value === true) return DEFAULTS.compress;
+  if (value === false) return null;
+  if (!isPlainObject(value)) throw new CacheOptionError('compress', value, 'true, false or { threshold, algorithm }');
+  rejectUnknownKeys(value, new Set(['threshold', 'algorithm']), 'compress.');
+  const { threshold, algorithm } = value as CompressOptions;
+  if (algorithm !== undefined && algorithm !== 'brotli' && algorithm !== 'gzip') {
+    throw new CacheOptionError('compress.algorithm', algorithm, "'brotli' or 'gzip'");
+  }
+  return {
+    algorithm: algorithm ?? DEFAULTS.compress?.algorithm ?? 'brotli',
+    thresholdBytes:
+      threshold === undefined
+        ? (DEFAULTS.compress?.thresholdBytes ?? 16 * 1024)
+        : positiveInteger('compress.threshold', threshold, LIMITS.entryBytes),
+  };
 }

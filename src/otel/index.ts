@@ -15,6 +15,8 @@ import type { CacheStats } from '../observe/stats.js';
 import {
   type BreakerMessage,
   breakerChannel,
+  type EvictionMessage,
+  evictionChannel,
   type RequestTraceContext,
   requestChannel,
   type StoreErrorMessage,
@@ -47,6 +49,7 @@ export const METRICS = {
   leaseWait: 'axios_redis_cache.lease.wait.duration',
   storeErrors: 'axios_redis_cache.store.errors',
   breakerChanges: 'axios_redis_cache.breaker.changes',
+  evictions: 'axios_redis_cache.evictions',
   breakerState: 'axios_redis_cache.breaker.state',
   l1Entries: 'axios_redis_cache.l1.entries',
 } as const;
@@ -111,8 +114,17 @@ export function instrumentCache(options: CacheMetricsOptions = {}): () => void {
     const { breaker, state } = message as BreakerMessage;
     breakerChanges.add(1, { 'axios_redis_cache.breaker': breaker, 'axios_redis_cache.breaker.state': state });
   };
+  const evictions = meter.createCounter(METRICS.evictions, {
+    description: 'Entries evicted through a cached instance; soft: marked stale instead of deleted',
+    unit: '{entry}',
+  });
+  const onEviction = (message: unknown) => {
+    const { kind, soft, entries } = message as EvictionMessage;
+    evictions.add(entries, { 'axios_redis_cache.eviction.kind': kind, 'axios_redis_cache.eviction.soft': soft });
+  };
   diagnosticsChannel.subscribe(storeErrorChannel.name, onStoreError);
   diagnosticsChannel.subscribe(breakerChannel.name, onBreaker);
+  diagnosticsChannel.subscribe(evictionChannel.name, onEviction);
 
   const observed = options.instances ?? [];
   const breakerState = meter.createObservableGauge(METRICS.breakerState, {
@@ -145,6 +157,7 @@ export function instrumentCache(options: CacheMetricsOptions = {}): () => void {
     requestChannel.unsubscribe(handlers as never);
     diagnosticsChannel.unsubscribe(storeErrorChannel.name, onStoreError);
     diagnosticsChannel.unsubscribe(breakerChannel.name, onBreaker);
+    diagnosticsChannel.unsubscribe(evictionChannel.name, onEviction);
     if (observed.length > 0) meter.removeBatchObservableCallback(observe as never, [breakerState, l1Entries]);
   };
 }
@@ -162,6 +175,7 @@ function requestAttributes(
     'axios_redis_cache.status': context.status ?? 'error',
   };
   if (context.source) attributes['axios_redis_cache.source'] = context.source;
+  if (context.reason) attributes['axios_redis_cache.stale_reason'] = context.reason;
   const server = serverOf(config);
   if (server) {
     attributes['server.address'] = server.address;

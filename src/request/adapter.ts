@@ -208,7 +208,9 @@ function deliver(
   ) {
     // The stale copy a caller gets when its own timeout passes, if it is not this caller's (another
     // variant): its time is up, so it gets the timeout its adapter would give, not a new upstream call.
-    if (outcome.source === 'stale' && ownTimeIsUp(config, deadline)) throw timeoutError(config, state.adapterKind);
+    if (outcome.source === 'stale' && ownTimeIsUp(config, deadline)) {
+      throw timeoutError(config, state.adapterKind, state.axios);
+    }
     return passThrough(state, config, keys);
   }
   let status: CacheInfo['status'];
@@ -220,6 +222,7 @@ function deliver(
     case 'stale':
       status = 'stale';
       counters.staleHits++;
+      if (outcome.staleReason === 'store-unavailable') counters.graceHits++;
       break;
     case 'revalidated':
       status = 'revalidated';
@@ -235,18 +238,29 @@ function deliver(
     status,
     key: keys.entry,
     age: Math.max(0, now - outcome.createdAt) / 1000,
-    source: SOURCES[outcome.source],
+    // A grace answer (the store could not be read) is this process's own copy.
+    source: outcome.staleReason === 'store-unavailable' ? 'l1' : SOURCES[outcome.source],
     ttl: outcome.freshUntil === undefined ? null : ttlOf(outcome.freshUntil, now),
   };
+  if (outcome.staleReason) info.reason = outcome.staleReason;
   noteTimings(info, outcome.timings);
   const data = outcome.body();
   reportDownload(config, data, outcome.head);
-  if (upstream) return settleReplay(config, outcome.head, data, info, outcome.request);
+  if (upstream) return settleReplay(state.axios, config, outcome.head, data, info, outcome.request);
   // A stored answer read again replays copies of one headers template (built on its first replay).
   const request = replayRequest(outcome.head, config, state.adapterKind, outcome.meta);
   const policy = outcome.policy;
   const age = policy?.http ? ageHeader({ createdAt: outcome.createdAt, policy }, now) : undefined;
-  return settleReplay(config, outcome.head, data, info, request, replayTemplate(outcome.meta), age);
+  return settleReplay(
+    state.axios,
+    config,
+    outcome.head,
+    data,
+    info,
+    request,
+    replayTemplate(state.axios, outcome.meta),
+    age,
+  );
 }
 
 /**

@@ -10,8 +10,12 @@ export function cacheStatusMember(name: string, info: CacheInfo, status: number)
   const ttl = info.ttl === null ? '' : `; ttl=${Math.floor(info.ttl)}`;
   switch (info.status) {
     case 'hit':
-    case 'stale':
       return `${name}; hit${ttl}`;
+    case 'stale':
+      // Why an answer was stale when the cache chose it over asking (RFC 9211 `detail`).
+      return info.reason === 'soft-evicted' || info.reason === 'store-unavailable'
+        ? `${name}; hit${ttl}; detail=${info.reason}`
+        : `${name}; hit${ttl}`;
     case 'revalidated':
       return `${name}; fwd=stale; fwd-status=304${ttl}`;
     case 'coalesced':

@@ -1,4 +1,5 @@
-import { AxiosError, CanceledError, type InternalAxiosRequestConfig } from 'axios';
+import type { AxiosError, CanceledError, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosModule } from '../api/axios-copy.js';
 
 /** One caller attending a flight. */
 export interface Caller {
@@ -58,8 +59,14 @@ export function takeOwner<T>(flight: Flight<T>): InternalAxiosRequestConfig | nu
 export class FlightMap<T> {
   private readonly flights = new Map<string, Flight<T>>();
 
-  /** `adapter`: the kind of the instance's own adapter, whose errors a caller that gives up gets. */
-  constructor(private readonly adapter = 'http') {}
+  /**
+   * `adapter`: the kind of the instance's own adapter, whose errors a caller that gives up gets; `axios`:
+   * the copy of axios the instance was made by (whose classes those errors are).
+   */
+  constructor(
+    private readonly adapter: string,
+    private readonly axios: AxiosModule,
+  ) {}
 
   /** Number of flights running (0 when idle: nothing leaks). */
   get size(): number {
@@ -84,7 +91,7 @@ export class FlightMap<T> {
       const caller: Caller = { config, deadline, waiting: true, stopWatching: noop };
       if (running.joiners) running.joiners.push(caller);
       else running.joiners = [caller];
-      return followFlight(running, caller, this.adapter);
+      return followFlight(running, caller, this.adapter, this.axios);
     }
     const first: Caller = { config, deadline, waiting: true, stopWatching: noop };
     const flight: Flight<T> = {
@@ -115,7 +122,7 @@ export class FlightMap<T> {
         throw error;
       },
     );
-    return followFlight(flight, first, this.adapter);
+    return followFlight(flight, first, this.adapter, this.axios);
   }
 }
 
@@ -124,7 +131,7 @@ export class FlightMap<T> {
  * the caller's own `signal`, `cancelToken` and `deadline` until it owns the upstream call. A caller that
  * gives up leaves the flight; other callers are never affected.
  */
-function followFlight<T>(flight: Flight<T>, caller: Caller, adapter: string): Promise<T> {
+function followFlight<T>(flight: Flight<T>, caller: Caller, adapter: string, axios: AxiosModule): Promise<T> {
   const { config, deadline } = caller;
   // A caller that cannot give up (no signal, cancel token or timeout) waits for the flight itself: it stays
   // counted until the flight settles, which is exactly when it would have left.
@@ -137,7 +144,7 @@ function followFlight<T>(flight: Flight<T>, caller: Caller, adapter: string): Pr
       flight.waiters--;
       if (flight.waiters === 0 && !flight.settled) flight.abandon();
     };
-    caller.stopWatching = watchCaller(config, deadline, adapter, (reason, timedOut) => {
+    caller.stopWatching = watchCaller(config, deadline, adapter, axios, (reason, timedOut) => {
       if (finished) return;
       // The owner's call runs under a timeout at most this caller's: the adapter applies it, with its own
       // meaning (the http adapter's is socket inactivity), and this caller settles with that call.
@@ -193,6 +200,7 @@ export function watchCaller(
   config: InternalAxiosRequestConfig,
   deadline: number,
   adapter: string,
+  axios: AxiosModule,
   onGiveUp: (reason: unknown, timedOut: boolean) => void,
 ): () => void {
   const signal = config.signal as SignalLike | undefined;
@@ -200,8 +208,8 @@ export function watchCaller(
   if (!signal && !token && !deadline) return noop;
 
   let timer: NodeJS.Timeout | undefined;
-  const onAbort = () => onGiveUp(abortError(config, adapter), false);
-  const onCancel = (reason: unknown) => onGiveUp(reason ?? new CanceledError(undefined, config), false);
+  const onAbort = () => onGiveUp(abortError(config, adapter, axios), false);
+  const onCancel = (reason: unknown) => onGiveUp(reason ?? new axios.CanceledError(undefined, config), false);
   if (signal?.aborted) {
     queueMicrotask(onAbort);
   } else {
@@ -210,7 +218,7 @@ export function watchCaller(
   if (token?.reason) queueMicrotask(() => onCancel(token.reason));
   token?.subscribe?.(onCancel);
   if (deadline) {
-    timer = setTimeout(() => onGiveUp(timeoutError(config, adapter), true), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => onGiveUp(timeoutError(config, adapter, axios), true), Math.max(0, deadline - Date.now()));
   }
   return () => {
     if (timer) clearTimeout(timer);
@@ -239,7 +247,8 @@ export function deadlineOf(config: InternalAxiosRequestConfig): number {
  * (`timeoutErrorMessage`, `ECONNABORTED` or `ETIMEDOUT` with `clarifyTimeoutError`), or the fetch adapter's
  * (always `ETIMEDOUT`, its own message).
  */
-export function timeoutError(config: InternalAxiosRequestConfig, adapter: string): AxiosError {
+export function timeoutError(config: InternalAxiosRequestConfig, adapter: string, axios: AxiosModule): AxiosError {
+  const { AxiosError } = axios;
   const timeoutMs = timeoutOf(config);
   if (adapter === 'fetch') {
     return new AxiosError(`timeout of ${timeoutMs}ms exceeded`, AxiosError.ETIMEDOUT, config);
@@ -253,7 +262,8 @@ export function timeoutError(config: InternalAxiosRequestConfig, adapter: string
  * The error the instance's adapter raises when the caller's signal aborts: `CanceledError('canceled')`
  * from the http adapter; from the fetch adapter, a `CanceledError` carrying the abort reason's message.
  */
-function abortError(config: InternalAxiosRequestConfig, adapter: string): CanceledError<unknown> {
+function abortError(config: InternalAxiosRequestConfig, adapter: string, axios: AxiosModule): CanceledError<unknown> {
+  const { CanceledError } = axios;
   if (adapter === 'fetch') {
     const reason = (config.signal as { reason?: unknown } | undefined)?.reason;
     const message = reason instanceof Error ? reason.message : reason === undefined ? undefined : String(reason);

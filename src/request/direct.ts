@@ -89,7 +89,7 @@ export function replayEntry(
   reportDownload(config, data, entry);
   const request = replayRequest(entry, config, state.adapterKind, entry.meta);
   const age = entry.policy.http ? ageHeader(entry, Date.now()) : undefined;
-  return settleReplay(config, entry, data, info, request, replayTemplate(entry.meta), age);
+  return settleReplay(state.axios, config, entry, data, info, request, replayTemplate(state.axios, entry.meta), age);
 }
 
 /**
@@ -117,7 +117,7 @@ export async function fromStoreOnly(
     const head = { status: 504, statusText: 'Gateway Timeout', headers: {}, redirects: 0, finalUrl: '', vary: NO_VARY };
     const data = bytesToBody({ bodyKind: empty, body: new Uint8Array(0), blobType: '' });
     const info: CacheInfo = { status: 'miss', key: keys.entry, age: 0, source: null, ttl: null };
-    return settleReplay(config, head, data ?? '', info, undefined);
+    return settleReplay(state.axios, config, head, data ?? '', info, undefined);
   }
   if (stale) state.counters.staleHits++;
   else state.counters.hits++;
@@ -128,6 +128,7 @@ export async function fromStoreOnly(
     source: local ? 'l1' : 'store',
     ttl: ttlOf(entry.freshUntil, now),
   };
+  if (stale) info.reason = 'max-stale';
   if (conditional && notModified(conditional.ifNoneMatch, conditional.ifModifiedSince, entry.headers)) {
     const head = { ...entry, status: 304, statusText: 'Not Modified', headers: notModifiedHeaders(entry.headers) };
     const data = bytesToBody({
@@ -136,7 +137,7 @@ export async function fromStoreOnly(
       blobType: entry.blobType,
     });
     const request = replayRequest(head, config, state.adapterKind);
-    return settleReplay(config, head, data, info, request, undefined, ageHeader(entry, now));
+    return settleReplay(state.axios, config, head, data, info, request, undefined, ageHeader(entry, now));
   }
   return replayEntry(state, config, entry, info);
 }

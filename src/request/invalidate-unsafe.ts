@@ -1,7 +1,8 @@
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { CacheState } from '../api/state.js';
 import { plainHeaders } from '../entries/entry.js';
-import { requestKeys, wireUrl } from '../entries/key.js';
+import { type RequestKeys, requestKeys, wireUrl } from '../entries/key.js';
+import { deleteVariants } from '../entries/variants.js';
 
 /** The safe methods whose stored answers an unsafe request makes stale. */
 const READ_METHODS = ['get', 'head'] as const;
@@ -33,19 +34,21 @@ export async function invalidateAfterUnsafe(
       // Not a URL: nothing to invalidate.
     }
   }
-  const indexes: string[] = [];
+  const requests: RequestKeys[] = [];
   const prefixes: string[] = [];
   for (const url of urls) {
     for (const method of READ_METHODS) {
       if (!options.methods.has(method)) continue;
       const keys = requestKeys({ url, method }, options.prefix, options.varyHeaders, undefined, state.adapterKind);
       if (!keys) continue;
-      indexes.push(keys.variants);
+      requests.push(keys);
       prefixes.push(`^${keys.variants.slice(0, keys.variants.length - 'variants'.length)}`);
     }
   }
-  if (indexes.length === 0) return;
+  if (requests.length === 0) return;
   // In the store first, then every process's layer: no process refills its layer from what was evicted.
-  await Promise.all(indexes.map((index) => state.guard.call('delete', index, (s) => s.deleteIndexed([index]))));
+  await Promise.all(
+    requests.map((keys) => state.guard.call('delete', keys.variants, (s) => deleteVariants(s, [keys]))),
+  );
   await state.invalidations.announce(prefixes.join('\n'));
 }

@@ -1,7 +1,7 @@
 import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { bytesToBody, type Entry, type EntryMeta, type EntryPolicy } from '../entries/entry.js';
 import type { Timings } from '../observe/tracing.js';
-import type { ResponseHead } from './replay.js';
+import type { ResponseHead, StaleReason } from './replay.js';
 
 /** The upstream call a fill made: whose config it ran with, and the adapter's own answer. */
 export interface UpstreamCall {
@@ -35,6 +35,8 @@ export type Outcome =
       policy?: EntryPolicy;
       /** Until when the stored answer is fresh (entries only). */
       freshUntil?: number;
+      /** With `source: 'stale'`: why. */
+      staleReason?: StaleReason;
       /** Time the fill spent in the store and waiting on the fleet's lease (only while traced). */
       timings?: Timings;
       upstream?: UpstreamCall;
@@ -46,9 +48,13 @@ export type Outcome =
       config: InternalAxiosRequestConfig | null;
     };
 
-/** An outcome served from a stored entry. */
-export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet' | 'revalidated'): Outcome {
-  return {
+/** An outcome served from a stored entry (`stale`: with the reason it may be). */
+export function entryOutcome(
+  entry: Entry,
+  source: 'store' | 'stale' | 'fleet' | 'revalidated',
+  staleReason?: StaleReason,
+): Outcome {
+  const outcome: Outcome = {
     kind: 'response',
     source,
     head: entry,
@@ -60,6 +66,8 @@ export function entryOutcome(entry: Entry, source: 'store' | 'stale' | 'fleet' |
     policy: entry.policy,
     freshUntil: entry.freshUntil,
   };
+  if (staleReason) outcome.staleReason = staleReason;
+  return outcome;
 }
 
 /** A copy of an upstream answer's data for a caller other than its owner (callers never share data). */

@@ -1,4 +1,5 @@
-import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import type { AxiosHeaders, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosModule } from '../api/axios-copy.js';
 import type { EntryMeta } from '../entries/entry.js';
 import { type VarySpec, varyMatches } from '../entries/vary.js';
 
@@ -26,7 +27,17 @@ export interface CacheInfo {
   source: 'l1' | 'store' | 'fleet' | 'upstream' | null;
   /** Seconds of freshness left of a stored answer (negative when stale), or `null` for an upstream answer. */
   ttl: number | null;
+  /**
+   * With `status: 'stale'`, why a stale answer was given: `while-revalidate` (one refresh runs meanwhile),
+   * `soft-evicted` (marked stale by a soft eviction, within its grace window; one refresh runs meanwhile),
+   * `if-error` (the upstream failed, or the caller's own timeout passed), `max-stale` (the request accepts
+   * it), `store-unavailable` (the store could not be read: an `l1` copy within `l1.grace`).
+   */
+  reason?: StaleReason;
 }
+
+/** Why a stale answer was given (`response.cache.reason`). */
+export type StaleReason = 'while-revalidate' | 'soft-evicted' | 'if-error' | 'max-stale' | 'store-unavailable';
 
 /** Seconds of freshness left, to the millisecond. */
 export function ttlOf(freshUntil: number, now: number): number {
@@ -50,19 +61,21 @@ export interface ResponseHead {
  * The AxiosHeaders template that every replay of one stored answer copies, built on its first replay;
  * `undefined` without decoded metadata (the replay then builds its headers from the list).
  */
-export function replayTemplate(meta: EntryMeta | undefined): AxiosHeaders | undefined {
+export function replayTemplate(axios: AxiosModule, meta: EntryMeta | undefined): AxiosHeaders | undefined {
   if (!meta) return undefined;
-  meta.replayHeaders ??= new AxiosHeaders(meta.head.headers as Record<string, string>);
+  meta.replayHeaders ??= new axios.AxiosHeaders(meta.head.headers as Record<string, string>);
   return meta.replayHeaders;
 }
 
 /**
  * Build the caller's own response and settle it the way axios' adapters do: resolve when the caller's
  * `validateStatus` accepts the status, otherwise reject with a real `AxiosError` carrying the response.
+ * `axios`: the copy of axios the instance was made by (the classes of the headers and the error).
  * `headersTemplate`: `head.headers` already as AxiosHeaders ({@link replayTemplate}; never handed out itself:
  * each caller gets a copy). `age`: the `Age` header to set (answers from the cache under `httpSemantics`).
  */
 export function settleReplay(
+  axios: AxiosModule,
   config: InternalAxiosRequestConfig,
   head: ResponseHead,
   data: unknown,
@@ -71,6 +84,7 @@ export function settleReplay(
   headersTemplate?: AxiosHeaders,
   age?: string,
 ): AxiosResponse {
+  const { AxiosError, AxiosHeaders } = axios;
   const response = {
     data,
     status: head.status,

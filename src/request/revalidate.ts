@@ -11,8 +11,9 @@ import type { ResolvedRequestOptions } from '../options/index.js';
 import { callUpstream, conditionalConfig, detachedConfig, responseHead } from './upstream.js';
 
 /**
- * Refresh an entry in the background (stale-while-revalidate, early refresh): at most one refresh per key
- * in this process, and — through the fill lease — one for the whole fleet. When the entry has a validator
+ * Refresh an entry in the background (stale-while-revalidate, early refresh, soft eviction): at most one
+ * refresh per key in this process, a few at a time (the others queued: `RefreshQueue`), and — through the
+ * fill lease — one for the whole fleet. When the entry has a validator
  * the refresh is a conditional request, and a `304` renews it without its body. A failed refresh leaves
  * the stored copy as it was. Never rejects.
  */
@@ -24,10 +25,13 @@ export function revalidate(
   seen: Entry,
 ): void {
   if (state.refreshing.has(keys.entry)) return;
-  state.refreshing.add(keys.entry);
-  refresh(state, keys, request, config, seen)
-    .catch(() => {})
-    .finally(() => state.refreshing.delete(keys.entry));
+  // A few at a time (see RefreshQueue): the rest wait their turn.
+  const queued = state.refreshQueue.add(() =>
+    refresh(state, keys, request, config, seen)
+      .catch(() => {})
+      .finally(() => state.refreshing.delete(keys.entry)),
+  );
+  if (queued) state.refreshing.add(keys.entry);
 }
 
 async function refresh(
@@ -39,19 +43,19 @@ async function refresh(
 ): Promise<void> {
   const { guard, options } = state;
   const token = leaseToken();
-  let leased = leasesUsable(state);
+  let leased = leasesUsable(state, keys);
   if (leased) {
     // Lease and re-read in one round trip, in that order (as in coordinateFill): if another process has
     // refreshed the entry since we read it, its newer copy is there and there is nothing to do.
     const [lease, current] = await Promise.all([
-      guard.call('lease', keys.label, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs)),
+      guard.call('lease', keys, (s) => s.acquireLease!(keys.lease, token, options.lockTtlMs)),
       state.entries.read(keys),
     ] as const);
     // Another process is refreshing it. (A lease call that failed or timed out may still have taken the
     // lease: refresh anyway and release it, rather than leave a lease nobody will release.)
     if (lease === 'held' || lease === 'uncacheable') return;
     if (current && current.createdAt > seen.createdAt) {
-      await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
+      await guard.call('release', keys, (s) => s.releaseLease!(keys.lease, token));
       return;
     }
   }
@@ -64,7 +68,7 @@ async function refresh(
     const stopRenewing = leased ? keepLease(state, keys, { token }) : null;
     const result = await callUpstream(
       state,
-      conditional ? conditionalConfig(detached, revalidationHeaders(seen.headers)) : detached,
+      conditional ? conditionalConfig(state.axios, detached, revalidationHeaders(seen.headers)) : detached,
     );
     stopRenewing?.();
     if (!result.ok || result.response.status >= 500) return;
@@ -98,8 +102,10 @@ async function refresh(
     if (written.kind === 'stored') {
       if (written.entry) state.l1?.set(keys.entry, written.entry, Date.now());
       if (written.leaseReleased) leased = false;
+    } else if (written.kind === 'failed' && written.entry) {
+      state.l1?.set(keys.entry, written.entry, Date.now(), true); // the store is failing: for grace
     }
   } finally {
-    if (leased) await guard.call('release', keys.label, (s) => s.releaseLease!(keys.lease, token));
+    if (leased) await guard.call('release', keys, (s) => s.releaseLease!(keys.lease, token));
   }
 }

@@ -1,4 +1,11 @@
-import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import {
+  type AxiosError,
+  type AxiosHeaders,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+  isAxiosError,
+} from 'axios';
+import type { AxiosModule } from '../api/axios-copy.js';
 import type { CacheState } from '../api/state.js';
 import { plainHeaders, storableHeaders } from '../entries/entry.js';
 import { NO_VARY, varyFingerprint, varyNames } from '../entries/vary.js';
@@ -22,7 +29,7 @@ export async function callUpstream(state: CacheState, config: InternalAxiosReque
     const response = await state.base(config);
     return { ok: true, response, rejection: null, fetchMs: performance.now() - started };
   } catch (error) {
-    if (error instanceof AxiosError && error.response) {
+    if (isAxiosError(error) && error.response) {
       return { ok: true, response: error.response, rejection: error, fetchMs: performance.now() - started };
     }
     return { ok: false, error };
@@ -40,13 +47,14 @@ export function detachedConfig(
 
 /**
  * The config of a conditional request made for a caller (revalidation): its own config with the
- * validators of the stored answer added to a copy of its headers.
+ * validators of the stored answer added to a copy of its headers (of the instance's copy of axios).
  */
 export function conditionalConfig(
+  axios: AxiosModule,
   config: InternalAxiosRequestConfig,
   validators: Readonly<Record<string, string>>,
 ): InternalAxiosRequestConfig {
-  const headers = new AxiosHeaders(config.headers as unknown as AxiosHeaders);
+  const headers = new axios.AxiosHeaders(config.headers as unknown as AxiosHeaders);
   for (const name of Object.keys(validators)) headers.set(name, validators[name] as string);
   return { ...config, headers } as InternalAxiosRequestConfig;
 }
@@ -59,7 +67,7 @@ export function asCallersOwn(result: UpstreamResult, config: InternalAxiosReques
   if (result.ok) {
     result.response.config = config;
     if (result.rejection) result.rejection.config = config;
-  } else if (result.error instanceof AxiosError) {
+  } else if (isAxiosError(result.error)) {
     result.error.config = config;
   }
   return result;

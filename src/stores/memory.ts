@@ -1,6 +1,7 @@
 import { CacheOptionError } from '../api/errors.js';
 import { globToRegExp } from './glob.js';
-import type { CacheStore, StatsReport } from './types.js';
+import { stamped } from './stamp.js';
+import { type CacheStore, type IndexRef, indexKey, type StatsReport } from './types.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -25,8 +26,8 @@ interface Slot {
   value: Uint8Array;
   expiresAt: number;
   bytes: number;
-  /** The indexes listing this key, so that dropping the entry also drops it from them. */
-  indexes: readonly string[];
+  /** The indexes listing this key (and as what), so that dropping the entry also drops it from them. */
+  indexes: readonly IndexRef[];
 }
 
 /**
@@ -82,7 +83,7 @@ export class MemoryStore implements CacheStore {
     return slot.value;
   }
 
-  async set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void> {
+  async set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly IndexRef[]): Promise<void> {
     const now = this.now();
     const expiresAt = now + ttlMs;
     const bytes = value.byteLength + key.length * 2;
@@ -91,13 +92,14 @@ export class MemoryStore implements CacheStore {
     if (bytes > this.maxBytes || ttlMs <= 0) return;
     this.slots.set(key, { value, expiresAt, bytes, indexes: [...indexes] });
     this.bytes += bytes;
-    for (const indexKey of indexes) {
-      let members = this.indexes.get(indexKey);
+    for (const index of indexes) {
+      const name = indexKey(index);
+      let members = this.indexes.get(name);
       if (!members) {
         members = new Map();
-        this.indexes.set(indexKey, members);
+        this.indexes.set(name, members);
       }
-      members.set(key, expiresAt);
+      members.set(typeof index === 'string' ? key : index.member, expiresAt);
     }
     this.evictOverflow();
   }
@@ -110,6 +112,26 @@ export class MemoryStore implements CacheStore {
     const slot = this.slots.get(key);
     await this.set(key, replaced, ttlMs, slot?.indexes ?? []);
     return true;
+  }
+
+  async markStale(keys: readonly string[], staleAt: number, graceMs: number, header: Uint8Array): Promise<number> {
+    let marked = 0;
+    for (const key of keys) {
+      const slot = this.slots.get(key);
+      if (!slot || slot.expiresAt <= this.now()) continue;
+      // A new value (reads may have handed out the old one): same expiry, same indexes.
+      const value = stamped(slot.value, header, staleAt, graceMs);
+      if (!value) continue;
+      slot.value = value;
+      marked++;
+    }
+    return marked;
+  }
+
+  async indexMembers(indexKeys: readonly string[]): Promise<string[]> {
+    const members = new Set<string>();
+    for (const indexKey of indexKeys) for (const key of this.indexes.get(indexKey)?.keys() ?? []) members.add(key);
+    return [...members];
   }
 
   async *scan(pattern: string): AsyncIterable<string[]> {
@@ -199,11 +221,12 @@ export class MemoryStore implements CacheStore {
   private remove(key: string, slot: Slot): void {
     this.slots.delete(key);
     this.bytes -= slot.bytes;
-    for (const indexKey of slot.indexes) {
-      const members = this.indexes.get(indexKey);
+    for (const index of slot.indexes) {
+      const name = indexKey(index);
+      const members = this.indexes.get(name);
       if (!members) continue;
-      members.delete(key);
-      if (members.size === 0) this.indexes.delete(indexKey);
+      members.delete(typeof index === 'string' ? key : index.member);
+      if (members.size === 0) this.indexes.delete(name);
     }
   }
 

@@ -14,14 +14,40 @@ export type LeaseState = 'acquired' | 'held' | 'uncacheable';
 /** The value a lease key holds after a fill whose answer could not be stored ("hit-for-miss"). */
 export const UNCACHEABLE_MARKER = '!uncacheable';
 
+/** How long a hit-for-miss marker tells waiters "go upstream yourselves" after an unstorable answer. */
+export const UNCACHEABLE_MARKER_MS = 1000;
+
+/**
+ * The longest a live lease (or marker) taken with `ttlMs` can have left: a holder renews its lease to
+ * `ttlMs`, a marker lasts {@link UNCACHEABLE_MARKER_MS}. A lease key with more, or with no expiry, is not
+ * a live holder's (a foreign or planted value): stores take it over rather than wait on it.
+ */
+export function longestLeaseMs(ttlMs: number): number {
+  return Math.ceil(Math.max(ttlMs, UNCACHEABLE_MARKER_MS)) + 50;
+}
+
+/**
+ * An index an entry is added to: its key, or its key and the member that stands for the entry there (by
+ * default the entry's own key). The cache passes the object form only to stores with `indexMembers`.
+ */
+export type IndexRef = string | { readonly key: string; readonly member: string };
+
+/** The key of an index reference. */
+export function indexKey(index: IndexRef): string {
+  return typeof index === 'string' ? index : index.key;
+}
+
 /** Everything a fill writes, for stores that can do it in one call ({@link CacheStore.writeFill}). */
 export interface FillWrite {
   key: string;
   value: Uint8Array;
   ttlMs: number;
-  indexes: readonly string[];
-  /** Release this lease (compare-and-delete) once the entry is stored. */
-  lease?: { key: string; token: string };
+  indexes: readonly IndexRef[];
+  /**
+   * Release this lease (compare-and-delete) once the entry is stored. `ttlMs`: the lease's own TTL
+   * (`lockTtl`), the most another holder's lease found there is given back if it is not ours.
+   */
+  lease?: { key: string; token: string; ttlMs?: number };
   /** Publish this message once the entry is stored. */
   announce?: { channel: string; message: string };
 }
@@ -32,16 +58,31 @@ export interface CacheStore {
 
   /**
    * Store `value` under `key` for `ttlMs` milliseconds, overwriting whatever is there (of any type),
-   * and add `key` to every index in `indexes`. An index must not outlive its longest-lived member and
-   * must forget members whose entries have expired.
+   * and add `key` (or the member an {@link IndexRef} names) to every index in `indexes`. An index must not
+   * outlive its longest-lived member and must forget members whose entries have expired.
    */
-  set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly string[]): Promise<void>;
+  set(key: string, value: Uint8Array, ttlMs: number, indexes: readonly IndexRef[]): Promise<void>;
 
   /** Delete these keys; resolves to how many existed. */
   delete(keys: readonly string[]): Promise<number>;
 
   /** Delete every live key listed in these indexes, and the indexes; resolves to how many keys existed. */
   deleteIndexed(indexKeys: readonly string[]): Promise<number>;
+
+  /**
+   * Optional (soft eviction): mark these entries stale from `staleAt` (ms since epoch), to be served stale
+   * — while one refresh runs — until `staleAt + graceMs` at the latest: write the stamp of `stamp.ts` in
+   * place, into each value that starts with `header` (the entry format's magic and version), without
+   * reading or moving it. An entry marked before keeps its earlier times; a key whose value does not start
+   * with `header` is left alone. Resolves to how many were marked.
+   */
+  markStale?(keys: readonly string[], staleAt: number, graceMs: number, header: Uint8Array): Promise<number>;
+
+  /**
+   * Optional: the members these indexes list (entry keys, or the members {@link IndexRef}s named). With it,
+   * the cache indexes a request's variants by their short id, and only the variants that need it.
+   */
+  indexMembers?(indexKeys: readonly string[]): Promise<string[]>;
 
   /**
    * Delete every key matching a Redis glob pattern (`*`, `?`, `[…]`, `\` escapes), incrementally
@@ -76,8 +117,21 @@ export interface CacheStore {
    */
   isReady?(): boolean;
 
+  /**
+   * Optional: the node that holds `key` (a Redis Cluster master, `host:port`), or `undefined` when not known
+   * yet. The cache keeps a read and a write breaker per node: a dead or slow node skips only its own keys.
+   */
+  nodeOf?(key: string): string | undefined;
+
   /** A short state name for diagnostics (e.g. the ioredis client status). */
   state?(): string;
+
+  /**
+   * Optional: why the store is not ready, as its client said — its last connection error since it was last
+   * ready (`NOAUTH`, `WRONGPASS`, `ECONNREFUSED`, a TLS error), or `undefined`. The cause of the
+   * `CacheStoreUnavailableError`s the cache reports meanwhile.
+   */
+  lastError?(): unknown;
 
   /**
    * While the store makes its first connection (or has not started one: a lazy client, which this call
@@ -86,8 +140,12 @@ export interface CacheStore {
    */
   whenStarted?(): Promise<void> | null;
 
-  /** Call `listener` each time the store becomes ready again (after a reconnect): the cache probes at once. */
-  onReady?(listener: () => void): void;
+  /**
+   * Call `listener` each time the store becomes ready again (after a reconnect): the cache probes at once.
+   * Returns a function that removes the listener (called by `closeCache`: nothing is left on a client).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a custom store's onReady may return nothing (void), or a remover.
+  onReady?(listener: () => void): (() => void) | void;
 
   /**
    * Whether a feature works with this server and these credentials, as far as the store has found out:
@@ -113,14 +171,15 @@ export interface CacheStore {
 
   /**
    * Optional fast path: take the lease (as {@link acquireLease}) and read `entryKey`, atomically, in one
-   * call. Without it, the two calls are sent back to back.
+   * call. Without it, the two calls are sent back to back. `holder`: the token of whoever holds the lease,
+   * when it is `held` and the store can tell (waiters see a successor take over from a holder that died).
    */
   acquireLeaseAndGet?(
     leaseKey: string,
     token: string,
     ttlMs: number,
     entryKey: string,
-  ): Promise<{ lease: LeaseState; value: Uint8Array | null }>;
+  ): Promise<LeaseAnswerOf<{ lease: LeaseState; value: Uint8Array | null }>>;
 
   /**
    * Optional fast path for a read that will probably miss: read `entryKey` and, only when it is absent,
@@ -132,7 +191,16 @@ export interface CacheStore {
     leaseKey: string,
     token: string,
     ttlMs: number,
-  ): Promise<{ value: Uint8Array | null; lease: LeaseState | null }>;
+  ): Promise<LeaseAnswerOf<{ value: Uint8Array | null; lease: LeaseState | null }>>;
+
+  /**
+   * Optional: be told when the fill lease `leaseKey` changes hands — its holder wrote the entry, released
+   * the lease, or left the "uncacheable" marker — instead of polling for it. The store's lease calls made
+   * after this (while the watch is open) ask the holder to say so (`acquireLeaseAndGet`,
+   * `getOrAcquireLease`). `null` when the store cannot notify now (refused, no subscription connection):
+   * the cache polls. Close the watch when done waiting.
+   */
+  watchLease?(leaseKey: string): LeaseWatch | null;
 
   /**
    * Optional fast path: `set` plus lease release plus announcement in one call. Without it, `set`,
@@ -152,7 +220,7 @@ export interface CacheStore {
     oldHead: Uint8Array,
     newHead: Uint8Array,
     ttlMs: number,
-    lease?: { key: string; token: string },
+    lease?: { key: string; token: string; ttlMs?: number },
   ): Promise<boolean>;
   /**
    * Optional: the live keys matching a Redis glob pattern, in batches, incrementally (SCAN, never KEYS):
@@ -169,6 +237,11 @@ export interface CacheStore {
     countersKey: string,
     instancePattern: string,
   ): Promise<{ counters: Record<string, string>; instances: string[] }>;
+  /**
+   * Optional: take back what the store added to resources it does not own (listeners on your client).
+   * `closeCache` calls it for a store `withCache` made from a client you passed.
+   */
+  close?(): void;
   /** Broadcast `message` on `channel` to every process (Redis `PUBLISH`). Optional: used by `l1`. */
   publish?(channel: string, message: string): Promise<void>;
 
@@ -178,6 +251,50 @@ export interface CacheStore {
    * entries are only bounded by `l1.ttl` across processes.
    */
   subscribe?(channel: string, onMessage: (message: string) => void, listening: (up: boolean) => void): Subscription;
+}
+
+/**
+ * What a lease answer may add when the lease is `held`: `holder`, the holder's token (waiters see a
+ * successor take over from a holder that died), and `leaseMs`, how long the lease has left (a waiter's
+ * slow fallback poll is timed to its lapse).
+ */
+export type LeaseAnswerOf<T> = T & { holder?: string; leaseMs?: number };
+
+/** What a {@link LeaseWatch} says happened to the lease it watches. */
+export type LeaseEvent =
+  /** The holder wrote the entry (or renewed it after a `304`). */
+  | 'filled'
+  /** The holder let the lease go without an entry (it gave up, or its callers left). */
+  | 'released'
+  /** The holder's answer could not be stored: go upstream. */
+  | 'uncacheable'
+  /** Notifications stopped (the subscription's connection dropped): poll from now on. */
+  | 'lost'
+  /** Nothing was said within the time given. */
+  | 'timeout';
+
+/** One notification of a {@link LeaseWatch}. */
+export interface LeaseNotice {
+  event: LeaseEvent;
+  /**
+   * With `'filled'`, when the entry was small enough to travel with the notice: its bytes (a copy of the
+   * caller's own, to check like any stored value), and the token of the holder that wrote it.
+   */
+  value?: Uint8Array;
+  holder?: string;
+}
+
+/** A subscription to one fill lease's notifications ({@link CacheStore.watchLease}). */
+export interface LeaseWatch {
+  /** Resolves `true` once the server confirmed the subscription, `false` when it cannot be had now. */
+  readonly ready: Promise<boolean>;
+  /**
+   * The next notification since the last call (one that arrived meanwhile is not lost), `'lost'` when the
+   * subscription dropped, or `'timeout'` after `ms`.
+   */
+  next(ms: number): Promise<LeaseNotice>;
+  /** Stop watching (the store unsubscribes once no watch of this lease is left). */
+  close(): void;
 }
 
 /** One instance's report for the fleet-wide counters ({@link CacheStore.recordStats}). */
@@ -204,6 +321,17 @@ function describeReply(reply: unknown): string {
   if (Buffer.isBuffer(reply)) return `${reply.length} bytes`;
   if (Array.isArray(reply)) return `an array of ${reply.length}`;
   return typeof reply === 'string' ? JSON.stringify(reply.slice(0, 40)) : typeof reply;
+}
+
+/**
+ * Whether a store call failed on a value of another type under its key — Redis' `WRONGTYPE …`, or an error
+ * whose `foreign` property is `true` — a foreign or planted value, not a sick store: the cache treats it
+ * as a miss for that request alone (its fill overwrites the key) and the breakers do not count it.
+ */
+export function isForeignValue(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as { foreign?: unknown }).foreign === true) return true;
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 /** A live subscription; `close()` ends its connection. */

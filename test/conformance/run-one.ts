@@ -7,8 +7,9 @@
  *
  * Prints one JSON line: { requiredPassed, requiredTotal, results }.
  */
-import { Redis } from 'ioredis';
+
 import { type CacheOptions, MemoryStore } from '../../src/index.js';
+import { storeClient } from '../helpers/clients.js';
 import { type Profile, runConformance } from './harness.js';
 
 const [profile, store, port, mode = 'ttl'] = process.argv.slice(2) as [
@@ -17,17 +18,12 @@ const [profile, store, port, mode = 'ttl'] = process.argv.slice(2) as [
   string | undefined,
   'ttl' | 'http' | undefined,
 ];
-let redis: Redis | undefined;
 const options: CacheOptions = { prefix: `conformance-${profile}-${mode}:` };
 if (mode === 'http') options.httpSemantics = true;
-if (store === 'redis') {
-  redis = new Redis(Number(port), '127.0.0.1');
-  await new Promise((resolve) => redis?.once('ready', resolve));
-  options.store = redis;
-} else {
-  options.store = new MemoryStore();
-}
+// The client library of the run (REDIS_CLIENT: ioredis or node-redis).
+const redis = store === 'redis' ? await storeClient(Number(port)) : null;
+options.store = redis ? redis.store : new MemoryStore();
 const run = await runConformance(profile, options);
 process.stdout.write(`${JSON.stringify(run)}\n`);
-redis?.disconnect();
+await redis?.close();
 process.exit(0);

@@ -1,9 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
-import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeCache, getCacheStats, withCache } from '../../src/index.js';
+import { closeCache, getCacheStats, type RedisClient, withCache } from '../../src/index.js';
+import { closeClients, LIBRARY, storeCluster, storeSentinel } from '../helpers/clients.js';
+import { startRedis } from '../helpers/redis-server.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 import { startCluster, startSentinel, type TestCluster, type TestSentinel } from '../helpers/topologies.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
@@ -21,11 +25,18 @@ interface Run {
   stderr: string;
 }
 
+/** The CLI with the run's client library (`--client node-redis` in the node-redis project). */
 function cli(args: string[], input?: string): Promise<Run> {
+  const library = LIBRARY === 'node-redis' && args.length > 0 ? ['--client', 'node-redis'] : [];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args, ...library],
+      { timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
   });
@@ -51,12 +62,12 @@ describe('axios-redis-cache CLI on a single node', () => {
     base = servers.upstream.url;
     // Two "processes" of one service fill the cache and report their counters.
     const a = withCache(axios.create({ baseURL: base }), {
-      store: await servers.client(),
+      store: await servers.store(),
       prefix,
       tagHeader: 'cache-tag',
       fleetStats: 0.1,
     });
-    const b = withCache(axios.create({ baseURL: base }), { store: await servers.client(), prefix, fleetStats: 0.1 });
+    const b = withCache(axios.create({ baseURL: base }), { store: await servers.store(), prefix, fleetStats: 0.1 });
     await a.get('/keys/one');
     await a.get('/keys/one');
     await a.get('/keys/two');
@@ -126,6 +137,27 @@ describe('axios-redis-cache CLI on a single node', () => {
     expect((await cli(['inspect', ...opts(), `${base}/missing`])).code).toBe(1);
   });
 
+  it('--soft: marks stale instead (shown by ls and inspect); the next request is answered stale, then refreshed', async () => {
+    const marked = await cli(['evict-tag', ...opts(), 'keys', '--soft', '--grace', '120']);
+    expect(marked.code).toBe(0);
+    expect(marked.stdout).toMatch(/marked stale \(grace 120 s\) 2 entries tagged keys/);
+    const listed = JSON.parse((await cli(['ls', ...opts(), '--json'])).stdout);
+    const one = listed.entries.find((e: { url: string }) => e.url.endsWith('/keys/one'));
+    expect(one.freshFor).toBeLessThanOrEqual(0);
+    expect(Date.parse(one.softEvicted.graceUntil) - Date.parse(one.softEvicted.staleAt)).toBe(120_000);
+    const shown = await cli(['inspect', ...opts(), `${base}/keys/one`]);
+    expect(shown.stdout).toMatch(/soft-evicted \S+: answered stale while one refresh runs until \S+/);
+    expect((await cli(['ls', ...opts(), `${base}/keys/*`])).stdout).toMatch(/ soft /);
+    expect((await cli(['evict', ...opts(), `${base}/keys/one`, '--grace', '5'])).code).toBe(2); // --grace needs --soft
+    const api = withCache(axios.create({ baseURL: base }), { store: await servers.store(), prefix, fleetStats: false });
+    const answer = await api.get('/keys/one');
+    expect([answer.cache?.status, answer.cache?.reason]).toEqual(['stale', 'soft-evicted']);
+    for (let i = 0; i < 50 && (await api.get('/keys/one')).cache?.status !== 'hit'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect((await api.get('/keys/one')).cache?.status).toBe('hit');
+    await closeCache(api);
+  });
+
   it('evict, evict-tag: remove for the fleet; exit 1 when nothing was there', async () => {
     expect((await cli(['evict', ...opts(), `${base}/keys/two`])).stdout).toMatch(/evicted 1 entry/);
     expect((await cli(['evict', ...opts(), `${base}/keys/two`])).code).toBe(1);
@@ -146,7 +178,7 @@ describe('axios-redis-cache CLI on a single node', () => {
     });
     for (let i = 0; i < 200 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));
     const api = withCache(axios.create({ baseURL: base }), {
-      store: await servers.client(),
+      store: await servers.store(),
       prefix,
       fleetStats: false,
     });
@@ -188,17 +220,58 @@ describe('axios-redis-cache CLI on a single node', () => {
     }
     expect((await cli(['stats', '--redis', 'redis://127.0.0.1:1'])).stderr).toMatch(/ECONNREFUSED/);
   });
+
+  it('--timeout bounds the run against a stopped Redis (SIGSTOP): exit 2 soon after it', async () => {
+    const stopped = await startRedis();
+    try {
+      process.kill(stopped.pid, 'SIGSTOP');
+      const started = Date.now();
+      const run = await cli(['ls', '--redis', stopped.url, '--timeout', '1000']);
+      const took = Date.now() - started;
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/no answer from .* within 1000 ms/);
+      // The process itself exits with the message, not seconds later (a functional bound, generous).
+      expect(took).toBeLessThan(4000);
+    } finally {
+      process.kill(stopped.pid, 'SIGCONT');
+      await stopped.stop();
+    }
+  });
+
+  it('without ioredis installed (an optional peer): one line naming what to install, exit 2', async () => {
+    // The published build, copied where only axios resolves.
+    const root = mkdtempSync(join(tmpdir(), 'arc-no-ioredis-'));
+    try {
+      cpSync(fileURLToPath(new URL('../../dist', import.meta.url)), join(root, 'dist'), { recursive: true });
+      writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+      mkdirSync(join(root, 'node_modules'));
+      symlinkSync(
+        fileURLToPath(new URL('../../node_modules/axios', import.meta.url)),
+        join(root, 'node_modules/axios'),
+      );
+      const run = await new Promise<Run>((resolve) => {
+        execFile(process.execPath, [join(root, 'dist/cli.js'), 'ls'], { timeout: 20_000 }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/npm install ioredis/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('axios-redis-cache CLI on a Redis Cluster', () => {
   let cluster: TestCluster;
-  let client: Cluster;
+  let client: RedisClient;
   beforeAll(async () => {
     cluster = await startCluster();
-    client = cluster.client();
+    client = (await storeCluster(cluster.ports)).store;
   }, 60_000);
   afterAll(async () => {
-    client?.disconnect();
+    await closeClients();
     await cluster?.stop();
   });
 
@@ -229,16 +302,16 @@ describe('axios-redis-cache CLI through Sentinel', () => {
 
   it('finds the master through the sentinel, lists and evicts', async () => {
     servers.upstream.handle(taggedAnswers);
-    const client = sentinel.client();
+    const handle = await storeSentinel(sentinel.masterName, [{ host: '127.0.0.1', port: sentinel.sentinelPort }]);
     const prefix = 'cli-sentinel:';
     const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
-      store: client,
+      store: handle.store,
       prefix,
       fleetStats: false,
     });
     await api.get('/keys/s1');
     await closeCache(api);
-    client.disconnect();
+    await handle.close();
     const opts = [
       '--sentinel',
       `127.0.0.1:${sentinel.sentinelPort}`,

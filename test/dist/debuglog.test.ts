@@ -17,8 +17,17 @@ await api.get('/domains/example.com/dkim?token=secret', { headers: { Authorizati
 await api.get('/time', { cache: false });
 `;
 
-async function stderrWith(env: Record<string, string>): Promise<string> {
-  const { stderr } = await run(process.execPath, ['--input-type=module', '-e', SCRIPT], {
+/** The same, with a subscriber on the tracing channel (as `instrumentCache()` or an APM adds one). */
+const SUBSCRIBED = `
+import diagnosticsChannel from 'node:diagnostics_channel';
+const seen = [];
+diagnosticsChannel.tracingChannel('axios-redis-cache:request').subscribe({ asyncEnd: (c) => seen.push(c.status) });
+${SCRIPT}
+if (seen.length !== 3) throw new Error('the subscriber saw ' + seen.length);
+`;
+
+async function stderrWith(env: Record<string, string>, script = SCRIPT): Promise<string> {
+  const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {
     env: { ...process.env, NODE_DEBUG: '', ...env },
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
   });
@@ -38,6 +47,14 @@ describe('NODE_DEBUG=axios-redis-cache', () => {
       expect(line).not.toContain('secret');
       expect(line).not.toContain('alice');
     }
+  });
+
+  it('prints them whatever else subscribes to the tracing channel', async () => {
+    const lines = (await stderrWith({ NODE_DEBUG: 'axios-redis-cache' }, SUBSCRIBED)).trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      /: hit GET https:\/\/keys\.internal\/domains\/example\.com\/dkim age=\S+ from=store store=/,
+    );
   });
 
   it('prints nothing otherwise', async () => {

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import type { AxiosStatic } from 'axios';
-import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
@@ -16,11 +15,12 @@ const builds: [string, typeof Library, AxiosStatic][] = [
 ];
 
 const servers = useRedisAndUpstream();
-let redis: Redis;
+/** A store client of the run's library (ioredis, or node-redis in the dist-node-redis project). */
+let redis: Library.RedisClient;
 let prefixes = 0;
 
 beforeAll(async () => {
-  redis = await servers.client();
+  redis = await servers.store();
 });
 
 describe.each(builds)('the %s build', (_, lib, axios) => {

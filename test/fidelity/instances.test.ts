@@ -1,12 +1,12 @@
 import axios from 'axios';
 import { describe, expect, it } from 'vitest';
 import { CacheAlreadyInstalledError, CacheOptionError, MemoryStore, withCache } from '../../src/index.js';
-import { useFidelityServers } from './servers.js';
+import { STORES, useFidelityServers } from './servers.js';
 
 const servers = useFidelityServers();
 
 describe('instances that share a store', () => {
-  it.each(['memory', 'redis'] as const)(
+  it.each(STORES)(
     'an http and a fetch instance on one %s store each get their own adapter’s body types',
     async (kind) => {
       const store = kind === 'memory' ? new MemoryStore() : servers.redis;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type CacheOptions, MemoryStore, withCache } from '../../src/index.js';
 import { type AdapterName, CASES, type FidelityCase } from './cases.js';
 import { type Observation, observe } from './observe.js';
-import { useFidelityServers } from './servers.js';
+import { STORES, useFidelityServers } from './servers.js';
 
 /**
  * The fidelity matrix: every case × the http and fetch adapters × the memory and Redis stores. Each answer
@@ -56,7 +56,7 @@ async function runCase(testCase: FidelityCase, adapter: AdapterName, store: 'mem
   if (testCase.cached) expect(throughCache, 'requests the upstream received through the cache').toBe(onePlain);
 }
 
-for (const store of ['memory', 'redis'] as const) {
+for (const store of STORES) {
   for (const adapter of ['http', 'fetch'] as const) {
     describe(`fidelity on axios ${axios.VERSION}: ${adapter} adapter, ${store} store`, () => {
       for (const testCase of CASES) {

@@ -1,27 +1,33 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import type { RedisClient } from '../../src/index.js';
+import { closeClients, LIBRARY, storeClient } from '../helpers/clients.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { type FidelityServer, startFidelityServer } from './server.js';
+
+/**
+ * The stores the fidelity matrix runs on: the memory store and Redis — on node-redis (the
+ * `fidelity-node-redis` project) Redis only, the memory column being the same on either client.
+ */
+export const STORES: readonly ('memory' | 'redis')[] = LIBRARY === 'node-redis' ? ['redis'] : ['memory', 'redis'];
 
 /** The fidelity server and a redis-server of the suite's own, started before its tests and stopped after. */
 export interface FidelityServers {
   readonly server: FidelityServer;
-  readonly redis: Redis;
+  /** A store client of the run's library (ioredis or node-redis). */
+  readonly redis: RedisClient;
 }
 
 export function useFidelityServers(): FidelityServers {
   let server: FidelityServer | undefined;
   let redisServer: RedisServer | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   beforeAll(async () => {
     server = await startFidelityServer();
     redisServer = await startRedis();
-    redis = redisServer.client();
-    redis.on('error', () => {});
-    await ready(redis);
+    redis = (await storeClient(redisServer.port)).store;
   });
   afterAll(async () => {
-    redis?.disconnect();
+    await closeClients();
     await redisServer?.stop();
     await server?.close();
   });

@@ -9,11 +9,17 @@ export interface WorkerResult {
   ok: boolean;
   status: number;
   cache: string;
+  /** `response.cache.reason` of a stale answer. */
+  reason?: string;
   data: any;
   error?: string;
   ms: number;
   /** Date.now() in the worker when this request settled (comparable across processes). */
   doneAt: number;
+  /** The host's monotonic clock (ms, to a fraction of one) when it settled: comparable across processes. */
+  doneAtHr?: number;
+  /** The host's monotonic clock when this process wrote a fill during the command (only if it did). */
+  wroteAt?: number;
 }
 
 export interface Replica {
@@ -22,7 +28,7 @@ export interface Replica {
   run(
     path: string,
     n: number,
-    options?: Partial<CacheOptions> & { fleetLeases?: boolean },
+    options?: Partial<CacheOptions> & { fleetLeases?: boolean; defaults?: boolean },
     cache?: Record<string, unknown>,
     timeout?: number,
   ): Promise<WorkerResult[]>;
@@ -30,14 +36,35 @@ export interface Replica {
   evict(target: string): Promise<number>;
 }
 
+let replicas = 0;
+
 /** Start `count` replica processes (real Node processes sharing one Redis) and wait until all are ready. */
-export async function startFleet(count: number, redisPort: number, upstreamUrl: string): Promise<Replica[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => startReplica(`w${i}`, redisPort, upstreamUrl)));
+export async function startFleet(
+  count: number,
+  redisPort: number,
+  upstreamUrl: string,
+  library?: 'ioredis' | 'node-redis',
+): Promise<Replica[]> {
+  // Ids unique across fleets of the test run: a replacement replica must not share its predecessor's.
+  return Promise.all(
+    Array.from({ length: count }, () => startReplica(`w${replicas++}`, redisPort, upstreamUrl, library)),
+  );
 }
 
-async function startReplica(id: string, redisPort: number, upstreamUrl: string): Promise<Replica> {
+async function startReplica(
+  id: string,
+  redisPort: number,
+  upstreamUrl: string,
+  library?: 'ioredis' | 'node-redis',
+): Promise<Replica> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    env: { ...process.env, REDIS_PORT: String(redisPort), UPSTREAM_URL: upstreamUrl, WORKER_ID: id },
+    env: {
+      ...process.env,
+      REDIS_PORT: String(redisPort),
+      UPSTREAM_URL: upstreamUrl,
+      WORKER_ID: id,
+      ...(library ? { REDIS_CLIENT: library } : {}),
+    },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -82,6 +109,8 @@ export async function coldStartFleet(
   upstreamUrl: string,
   path: string,
   n: number,
+  /** `connecting`: a client created and not awaited; `lazy`: ioredis `lazyConnect`, node-redis connected after the requests are fired. */
+  start: 'connecting' | 'lazy' = 'connecting',
 ): Promise<WorkerResult[][]> {
   return Promise.all(
     Array.from(
@@ -96,6 +125,7 @@ export async function coldStartFleet(
               WORKER_ID: `cold${i}`,
               REQUEST_PATH: path,
               REQUESTS: String(n),
+              COLD_START: start,
             },
             stdio: ['ignore', 'pipe', 'inherit'],
           });

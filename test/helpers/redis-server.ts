@@ -9,6 +9,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
+  /** The server's process id (to SIGSTOP / SIGCONT it). */
+  readonly pid: number;
   /** Connect a new client (the caller disconnects it). */
   client(options?: RedisOptions): Redis;
   /** SIGKILL the server and wait for it to exit. */
@@ -69,6 +71,9 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   await launch();
   return {
     port,
+    get pid() {
+      return proc?.pid ?? -1;
+    },
     url: `redis://127.0.0.1:${port}`,
     client: (options) => new Redis({ port, host: '127.0.0.1', ...options }),
     kill,

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import type { RedisClient } from '../../src/index.js';
+import { closeClients, storeClient } from './clients.js';
 import { type RedisServer, ready, startRedis } from './redis-server.js';
 import { echoJson, startUpstream, type Upstream } from './upstream.js';
 
@@ -7,8 +9,13 @@ import { echoJson, startUpstream, type Upstream } from './upstream.js';
 export interface SuiteServers {
   readonly server: RedisServer;
   readonly upstream: Upstream;
-  /** A new connected client of the suite's server (disconnected when the suite ends). */
+  /** A new connected ioredis client of the suite's server, for the test's own commands (disconnected when the suite ends). */
   client(): Promise<Redis>;
+  /**
+   * A new connected client of the run's library (`REDIS_CLIENT`: ioredis or node-redis) to give the cache
+   * as `store` (closed when the suite ends).
+   */
+  store(): Promise<RedisClient>;
 }
 
 /** Register the hooks that start and stop a {@link SuiteServers} for the current suite (file or describe). */
@@ -23,6 +30,7 @@ export function useRedisAndUpstream(): SuiteServers {
   });
   afterAll(async () => {
     for (const client of clients) client.disconnect();
+    await closeClients();
     await upstream?.close();
     await server?.stop();
   });
@@ -42,6 +50,9 @@ export function useRedisAndUpstream(): SuiteServers {
       clients.push(redis);
       await ready(redis);
       return redis;
+    },
+    async store() {
+      return (await storeClient(started(server).port)).store;
     },
   };
 }

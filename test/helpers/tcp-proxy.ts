@@ -7,11 +7,12 @@ import net from 'node:net';
  * Server → client bytes go through, in order, `onChunk` (raw chunks as they arrive: insert or change
  * bytes anywhere) and, when set, `onReply` (each complete RESP reply, framed: replace it, drop it, or add
  * replies after it). Modes: `pass`; `blackhole` (nothing goes through either way and nothing is closed:
- * a half-open connection); `delay` (each chunk waits `delayMs`).
+ * a half-open connection); `delay` (each chunk waits `delayMs`, both ways); `slow-replies` (each chunk from
+ * the server waits `delayMs`: every reply that much late, as from a slow Redis).
  */
 export interface TcpProxy {
   readonly port: number;
-  mode: 'pass' | 'blackhole' | 'delay';
+  mode: 'pass' | 'blackhole' | 'delay' | 'slow-replies';
   delayMs: number;
   onChunk: ((chunk: Buffer, index: number) => Buffer) | null;
   onReply: ((reply: Buffer, index: number) => Buffer | Buffer[]) | null;
@@ -59,10 +60,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         server.close(() => resolve());
       }),
   };
-  const forward = (to: net.Socket, data: Buffer) => {
+  const forward = (to: net.Socket, data: Buffer, reply = false) => {
     if (proxy.mode === 'blackhole' || stalled.has(to)) return;
-    if (proxy.mode === 'delay') setTimeout(() => to.destroyed || to.write(data), proxy.delayMs);
-    else if (!to.destroyed) to.write(data);
+    if (proxy.mode === 'delay' || (proxy.mode === 'slow-replies' && reply)) {
+      setTimeout(() => to.destroyed || to.write(data), proxy.delayMs);
+    } else if (!to.destroyed) to.write(data);
   };
   const server = net.createServer((client) => {
     connections++;
@@ -73,7 +75,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.on('data', (data: Buffer) => {
       const chunk = proxy.onChunk ? proxy.onChunk(data, chunks++) : data;
       if (!proxy.onReply) {
-        forward(client, chunk);
+        forward(client, chunk, true);
         return;
       }
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -87,7 +89,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         if (Array.isArray(replaced)) out.push(...replaced);
         else out.push(replaced);
       }
-      if (out.length > 0) forward(client, Buffer.concat(out));
+      if (out.length > 0) forward(client, Buffer.concat(out), true);
     });
     const end = () => {
       client.destroy();
@@ -112,19 +114,22 @@ export function replyEnd(buffer: Buffer, at: number): number {
   if (lineEnd === -1) return -1;
   const type = String.fromCharCode(buffer[at] as number);
   const next = lineEnd + 2;
-  if (type === '+' || type === '-' || type === ':') return next;
+  // RESP2 and RESP3 (node-redis 6 speaks RESP3): simple types end with their line.
+  if ('+-:_#,('.includes(type)) return next;
   const count = Number(buffer.toString('latin1', at + 1, lineEnd));
-  if (type === '$') {
+  if (type === '$' || type === '!' || type === '=') {
     if (count < 0) return next;
     return buffer.length >= next + count + 2 ? next + count + 2 : -1;
   }
-  if (type === '*') {
+  if (type === '*' || type === '~' || type === '>' || type === '%' || type === '|') {
+    const items = count < 0 ? 0 : type === '%' || type === '|' ? 2 * count : count;
     let end = next;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < items; i++) {
       end = replyEnd(buffer, end);
       if (end === -1) return -1;
     }
-    return end;
+    // An attribute precedes the reply it annotates.
+    return type === '|' ? replyEnd(buffer, end) : end;
   }
   throw new Error(`not a RESP reply: ${JSON.stringify(buffer.toString('latin1', at, at + 20))}`);
 }

@@ -70,6 +70,8 @@ export interface TestCluster {
   client(): Cluster;
   /** A direct client to one master. */
   node(port: number): Redis;
+  /** SIGKILL the master on `port`. */
+  kill(port: number): void;
   stop(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
     ports,
     client: () => new Cluster(ports.map((port) => ({ host: '127.0.0.1', port }))),
     node: (port) => new Redis(port, '127.0.0.1'),
+    kill: (port) => killAll(procs.filter((p) => p.port === port)),
     stop: async () => {
       killAll(procs);
       rmSync(dir, { recursive: true, force: true });

@@ -28,6 +28,12 @@ export const echoJson: Handler = (req, res, n) => {
   res.end(JSON.stringify({ path: req.url, call: n }));
 };
 
+/** {@link echoJson}, answered after `ms`. */
+export const slowEcho =
+  (ms: number): Handler =>
+  (...args) =>
+    void setTimeout(() => echoJson(...args), ms);
+
 /** A real node:http server on 127.0.0.1:0 that records every request. */
 export async function startUpstream(initial: Handler = echoJson): Promise<Upstream> {
   const received: ReceivedRequest[] = [];

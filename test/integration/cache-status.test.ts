@@ -12,7 +12,7 @@ afterAll(async () => {
 
 async function instance(cacheStatus: boolean | string, extra: Record<string, unknown> = {}) {
   const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
-    store: await servers.client(),
+    store: await servers.store(),
     prefix: `status-${closers.length}:`,
     cacheStatus,
     ...extra,
@@ -68,7 +68,7 @@ describe('Cache-Status (RFC 9211)', () => {
       response?: { headers: Record<string, string> };
     };
     expect(error.response?.headers['cache-status']).toBe('axios-redis-cache; fwd=uri-miss; fwd-status=404');
-    const plain = withCache(axios.create({ baseURL: servers.upstream.url }), { store: await servers.client() });
+    const plain = withCache(axios.create({ baseURL: servers.upstream.url }), { store: await servers.store() });
     closers.push(() => closeCache(plain));
     servers.upstream.handle((_req, res) => {
       res.end('x');

@@ -2,12 +2,23 @@ import axios, { AxiosError } from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tagIndexKey } from '../../src/entries/key.js';
-import { type CachedAxiosInstance, clearCache, evict, evictTags, getCacheStats, withCache } from '../../src/index.js';
+import {
+  type CachedAxiosInstance,
+  clearCache,
+  evict,
+  evictTags,
+  getCacheStats,
+  type RedisClient,
+  withCache,
+} from '../../src/index.js';
+import { closeClients, storeClient, synced } from '../helpers/clients.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let server: RedisServer;
 let redis: Redis;
+/** The cache's own client: of the run's library (ioredis or node-redis); `redis` is the test's. */
+let store: RedisClient;
 let upstream: Upstream;
 let api: CachedAxiosInstance;
 let prefix: string;
@@ -17,11 +28,13 @@ beforeAll(async () => {
   server = await startRedis();
   redis = server.client();
   await ready(redis);
+  store = (await storeClient(server.port)).store;
   upstream = await startUpstream();
 });
 
 afterAll(async () => {
   redis.disconnect();
+  await closeClients();
   await upstream.close();
   await server.stop();
 });
@@ -29,7 +42,7 @@ afterAll(async () => {
 beforeEach(() => {
   upstream.handle(echoJson);
   prefix = `t${++seq}:`;
-  api = withCache(axios.create({ baseURL: upstream.url }), { store: redis, ttl: 60, prefix });
+  api = withCache(axios.create({ baseURL: upstream.url }), { store, ttl: 60, prefix });
 });
 
 afterEach(() => {
@@ -50,10 +63,12 @@ describe('hits, misses and expiry (counted at the upstream)', () => {
 
   it('stores with a Redis expiry equal to the TTL', async () => {
     const res = await api.get('/ttl', { cache: { ttl: 30 } });
+    await synced(store);
     const pttl = await redis.pttl(res.cache?.key as string);
     expect(pttl).toBeGreaterThan(29_000);
     expect(pttl).toBeLessThanOrEqual(30_000);
     const fractional = await api.get('/ttl-fraction', { cache: { ttl: 2.5 } });
+    await synced(store);
     const pttl2 = await redis.pttl(fractional.cache?.key as string);
     expect(pttl2).toBeGreaterThan(2_000);
     expect(pttl2).toBeLessThanOrEqual(2_500);
@@ -148,7 +163,7 @@ describe('what is not cached', () => {
 
   it('replays a stored 404 as the same rejection when statuses allow it', async () => {
     const api404 = withCache(axios.create({ baseURL: upstream.url }), {
-      store: redis,
+      store,
       prefix: `${prefix}404:`,
       statuses: [[200, 299], 404],
     });
@@ -206,6 +221,7 @@ describe('bodies and headers', () => {
     expect(second.data.csrfToken).toBe('token-of-visitor-2');
     expect(second.cache?.status).toBe('miss');
     expect(upstream.calls('/login-form')).toBe(2);
+    await synced(store);
     expect(await redis.exists(first.cache?.key as string)).toBe(0);
   });
 
@@ -234,12 +250,14 @@ describe('credentials', () => {
     expect(aliceAgain.cache?.status).toBe('hit');
     expect(aliceAgain.data.call).toBe(alice.data.call);
     expect(upstream.calls('/me')).toBe(2);
+    await synced(store);
     const keys = await redis.keys(`${prefix}*`);
     expect(keys.join('\n')).not.toMatch(/alice|bob|token/);
   });
 
   it('never puts the query string in clear in a key', async () => {
     await api.get('/search', { params: { apiKey: 'sk_live_123' } });
+    await synced(store);
     const keys = await redis.keys(`${prefix}*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.join('\n')).not.toContain('sk_live_123');
@@ -283,7 +301,7 @@ describe('eviction', () => {
 
   it('clearCache removes everything under the prefix and nothing else', async () => {
     await redis.set('foreign:key', 'keep me');
-    const other = withCache(axios.create({ baseURL: upstream.url }), { store: redis, prefix: `${prefix}other:x` });
+    const other = withCache(axios.create({ baseURL: upstream.url }), { store, prefix: `${prefix}other:x` });
     await other.get('/other');
     await api.get('/c/1', { cache: { tags: ['x'] } });
     await api.get('/c/2');
@@ -335,7 +353,7 @@ describe('eviction by pattern and by response tags', () => {
 
   it('stores tags named by the upstream in a response header when tagHeader is set', async () => {
     const tagged = withCache(axios.create({ baseURL: upstream.url }), {
-      store: redis,
+      store,
       prefix: `${prefix}tags:`,
       tagHeader: 'cache-tag',
     });
@@ -357,10 +375,12 @@ describe('index hygiene', () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) => api.get(`/hyg/${i}`, { cache: { ttl: 0.4, tags: ['busy'] } })),
     );
+    await synced(store);
     expect(await redis.zcard(index)).toBe(20);
     expect(await redis.pttl(index)).toBeLessThanOrEqual(400);
     await new Promise((r) => setTimeout(r, 450));
     await api.get('/hyg/new', { cache: { ttl: 30, tags: ['busy'] } });
+    await synced(store);
     expect(await redis.zcard(index)).toBe(1); // the 20 expired members were pruned
     const pttl = await redis.pttl(index);
     expect(pttl).toBeGreaterThan(29_000);

@@ -1,8 +1,17 @@
 import axios from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheEntryError, type CacheError, getCacheStats, withCache } from '../../src/index.js';
+import {
+  CacheEntryError,
+  type CacheError,
+  closeCache,
+  getCacheStats,
+  type RedisClient,
+  withCache,
+} from '../../src/index.js';
+import { closeClients, storeClient, synced } from '../helpers/clients.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const UPSTREAM_LATENCY_MS = 20;
@@ -32,23 +41,21 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 
 describe('Redis killed under a warm cache', () => {
   let server: RedisServer;
-  let redis: Redis;
+  let store: RedisClient;
 
   beforeAll(async () => {
     server = await startRedis();
-    redis = server.client(); // ioredis defaults: reconnects by itself
-    redis.on('error', () => {}); // expected while the server is down
-    await ready(redis);
+    store = (await storeClient(server.port)).store; // reconnects by itself
   });
   afterAll(async () => {
-    redis.disconnect();
+    await closeClients();
     await server.stop();
   });
 
   it('fails no request, adds no store wait, and resumes hits by itself after a restart', async () => {
     const errors: CacheError[] = [];
     const api = withCache(axios.create({ baseURL: upstream.url }), {
-      store: redis,
+      store,
       prefix: 'kill:',
       onError: (error) => errors.push(error),
     });
@@ -103,24 +110,24 @@ describe('Redis killed under a warm cache', () => {
 
 describe('Redis paused (CLIENT PAUSE 1500 ALL)', () => {
   let server: RedisServer;
-  let redis: Redis;
+  let store: RedisClient;
   let admin: Redis;
 
   beforeAll(async () => {
     server = await startRedis();
-    redis = server.client();
+    store = (await storeClient(server.port)).store;
     admin = server.client();
-    await Promise.all([ready(redis), ready(admin)]);
+    await ready(admin);
   });
   afterAll(async () => {
-    redis.disconnect();
+    await closeClients();
     admin.disconnect();
     await server.stop();
   });
 
   it('bounds every request by the store time budget, then the breaker skips the store', async () => {
     const api = withCache(axios.create({ baseURL: upstream.url }), {
-      store: redis,
+      store,
       prefix: 'pause:',
       storeTimeout: 50,
       breaker: { failures: 3, cooldown: 100 },
@@ -163,14 +170,17 @@ describe('Redis paused (CLIENT PAUSE 1500 ALL)', () => {
 describe('bad values in Redis', () => {
   let server: RedisServer;
   let redis: Redis;
+  let store: RedisClient;
 
   beforeAll(async () => {
     server = await startRedis();
     redis = server.client();
     await ready(redis);
+    store = (await storeClient(server.port)).store;
   });
   afterAll(async () => {
     redis.disconnect();
+    await closeClients();
     await server.stop();
   });
 
@@ -195,13 +205,14 @@ describe('bad values in Redis', () => {
     it(`treats ${name} as a miss, answers right, and overwrites it`, async () => {
       const errors: CacheError[] = [];
       const api = withCache(axios.create({ baseURL: upstream.url }), {
-        store: redis,
+        store,
         prefix: 'bad:',
         onError: (e) => errors.push(e),
       });
       const path = `/bad/${name.replaceAll(' ', '-')}`;
       const first = await api.get(path);
       const key = first.cache?.key as string;
+      await synced(store);
       const valid = (await redis.getBuffer(key)) as Buffer;
       await corrupt(key, valid);
       const calls = upstream.calls(path);
@@ -218,4 +229,58 @@ describe('bad values in Redis', () => {
       expect(again.data).toEqual(res.data);
     });
   }
+});
+
+describe('all traffic blackholed, new connections too (a network that swallows everything)', () => {
+  it('fails no request while it lasts, and hits again soon after it ends (a swallowed reconnect handshake is made again)', async () => {
+    const server = await startRedis();
+    const proxy = await startTcpProxy(server.port);
+    const handle = await storeClient(proxy.port);
+    const api = withCache(axios.create({ baseURL: upstream.url }), {
+      store: handle.store,
+      prefix: 'blackhole:',
+      fleetStats: false,
+    });
+    try {
+      const paths = Array.from({ length: 8 }, (_, i) => `/blackhole/${i}`);
+      for (const path of paths) await api.get(path);
+      await synced(handle.store);
+      let failed = 0;
+      const round = async () => {
+        const answers = await Promise.all(
+          paths.map((path) =>
+            api.get(path).then(
+              (r) => r.cache?.status,
+              () => {
+                failed++;
+                return 'failed';
+              },
+            ),
+          ),
+        );
+        return answers.filter((s) => s === 'hit').length;
+      };
+      proxy.mode = 'blackhole';
+      const end = Date.now() + 1500;
+      while (Date.now() < end) await round(); // the silence watch drops the connection; its reconnect is swallowed
+      proxy.mode = 'pass';
+      const endedAt = performance.now();
+      let hitsAgainMs: number | null = null;
+      while (performance.now() - endedAt < 5000) {
+        if ((await round()) === paths.length) {
+          hitsAgainMs = performance.now() - endedAt;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      console.log(`[blackhole] hits again ${hitsAgainMs?.toFixed(0) ?? 'never'} ms after it ended; ${failed} failed`);
+      expect(failed).toBe(0);
+      expect(hitsAgainMs).not.toBeNull();
+    } finally {
+      await closeCache(api);
+      await handle.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
 });

@@ -39,7 +39,7 @@ function versionedUpstream() {
 
 async function instance(extra: Record<string, unknown> = {}) {
   const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
-    store: await servers.client(),
+    store: await servers.store(),
     prefix: `defaults${prefixes}:`,
     ...extra,
   });

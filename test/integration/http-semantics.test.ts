@@ -1,6 +1,7 @@
 import axios, { AxiosError } from 'axios';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CacheOptions, closeCache, getCacheStats, withCache } from '../../src/index.js';
+import { synced } from '../helpers/clients.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
@@ -17,10 +18,11 @@ afterAll(async () => {
 
 async function instance(options: CacheOptions = {}) {
   const redis = await servers.client();
+  const store = await servers.store();
   const prefix = `http-${++prefixes}:`;
-  const api = withCache(axios.create({ baseURL: servers.upstream.url }), { store: redis, prefix, ...options });
+  const api = withCache(axios.create({ baseURL: servers.upstream.url }), { store, prefix, ...options });
   closers.push(() => closeCache(api));
-  return { api, redis, prefix };
+  return { api, redis, store, prefix };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -153,9 +155,10 @@ describe('revalidation: an expired entry with a validator costs a 304, not a bod
     it(`${mode} mode: sends If-None-Match, replays the stored body with the 304's headers, renews the entry in place`, async () => {
       const upstream = taggedUpstream({ 'cache-control': 'max-age=1' });
       const options: CacheOptions = mode === 'http' ? { httpSemantics: true } : { ttl: 1 };
-      const { api, redis } = await instance(options);
+      const { api, redis, store } = await instance(options);
       const first = await api.get(`/dkim-${mode}`);
       const key = first.cache?.key as string;
+      await synced(store);
       const stored = (await redis.getBuffer(key)) as Buffer;
       await sleep(1100);
 
@@ -170,6 +173,7 @@ describe('revalidation: an expired entry with a validator costs a 304, not a bod
       expect(upstream.conditional[0]?.headers['if-none-match']).toBe('"v1"');
 
       // Only the head changed in Redis: the body bytes are the same, and the entry is fresh again.
+      await synced(store);
       const after = (await redis.getBuffer(key)) as Buffer;
       const bodyLength = Buffer.byteLength(JSON.stringify(first.data));
       expect(after.subarray(after.length - bodyLength)).toEqual(stored.subarray(stored.length - bodyLength));

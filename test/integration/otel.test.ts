@@ -45,7 +45,7 @@ describe('axios-redis-cache/otel', () => {
       res.end('{"ok":true}');
     });
     const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
-      store: await servers.client(),
+      store: await servers.store(),
       prefix: 'otel-1:',
       fleetStats: false,
     });
@@ -95,9 +95,8 @@ describe('axios-redis-cache/otel', () => {
 
   it('observes breaker states and l1 size of the instances given, and counts store errors', async () => {
     const { meter, points } = sdk();
-    const redis = await servers.client();
     const api = withCache(axios.create({ baseURL: servers.upstream.url }), {
-      store: redis,
+      store: await servers.store(),
       prefix: 'otel-2:',
       fleetStats: false,
       l1: {},

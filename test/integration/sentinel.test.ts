@@ -1,26 +1,56 @@
 import axios from 'axios';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withCache } from '../../src/index.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type RedisClient, withCache } from '../../src/index.js';
+import { closeClients, storeSentinel } from '../helpers/clients.js';
 import { startSentinel, type TestSentinel } from '../helpers/topologies.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let sentinel: TestSentinel;
-let client: Redis;
+let client: RedisClient;
 let upstream: Upstream;
 
 beforeAll(async () => {
   sentinel = await startSentinel();
-  client = sentinel.client();
-  client.on('error', () => {}); // expected during the failover
-  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  // A Sentinel-managed client of the run's library (errors are expected during the failover).
+  client = (await storeSentinel(sentinel.masterName, [{ host: '127.0.0.1', port: sentinel.sentinelPort }])).store;
   upstream = await startUpstream();
 }, 60_000);
 
 afterAll(async () => {
-  client.disconnect();
+  await closeClients();
   await upstream.close();
   await sentinel.stop();
+});
+
+describe('Sentinel: fleet coalescing', () => {
+  it('a waiting instance on another client is woken by the write, through the master the sentinel names', async () => {
+    // 200 ms: shorter than the holder's first lease renewal (a third of lockTtl), longer than the wait.
+    upstream.handle((req, res, n) => void setTimeout(() => echoJson(req, res, n), 200));
+    const other = (await storeSentinel(sentinel.masterName, [{ host: '127.0.0.1', port: sentinel.sentinelPort }]))
+      .store;
+    const a = withCache(axios.create({ baseURL: upstream.url }), { store: client, prefix: 'sw:', fleetStats: false });
+    const b = withCache(axios.create({ baseURL: upstream.url }), { store: other, prefix: 'sw:', fleetStats: false });
+    const master = new Redis({ port: sentinel.masterPort, host: '127.0.0.1' });
+    try {
+      await master.config('RESETSTAT');
+      const first = a.get('/wake');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const [ra, rb] = await Promise.all([first, b.get('/wake')]);
+      expect([ra.cache?.status, rb.cache?.status]).toEqual(['miss', 'coalesced']);
+      expect(upstream.calls('/wake')).toBe(1);
+      const info = await master.info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      console.log(
+        `[sentinel] waiter woken by the write: subscribe ${calls('subscribe')}, scripts ${calls('evalsha') + calls('eval')}`,
+      );
+      expect(calls('subscribe')).toBe(1);
+      expect(calls('evalsha') + calls('eval')).toBeLessThanOrEqual(5); // no polling
+    } finally {
+      master.disconnect();
+      upstream.handle(echoJson);
+    }
+  });
 });
 
 describe('Sentinel: the master is killed under load', () => {
@@ -50,8 +80,12 @@ describe('Sentinel: the master is killed under load', () => {
     }
     expect(failed).toBe(0);
     expect(hitsAfter).toBe(5);
-    const { stdout } = { stdout: await client.call('ROLE') };
-    expect(JSON.stringify(stdout)).toContain('master');
+    // The client follows the promoted replica as the master: a new answer is written and read back.
+    expect((await api.get('/s/after-failover')).cache?.status).toBe('miss');
+    await vi.waitFor(async () => expect((await api.get('/s/after-failover')).cache?.status).toBe('hit'), {
+      timeout: 3000,
+      interval: 50,
+    });
     console.log(
       `[sentinel failover] ${requests} requests during failover, ${failed} failed; hits again ${recoveredMs.toFixed(0)} ms after the master was killed`,
     );

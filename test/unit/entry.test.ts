@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { AxiosHeaders } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/entries/checksum.js';
@@ -14,6 +14,7 @@ import {
   TTL_POLICY,
 } from '../../src/entries/entry.js';
 import { CacheEntryError } from '../../src/index.js';
+import { STAMP_BYTES, STAMP_OFFSET } from '../../src/stores/stamp.js';
 
 /** The key the test entries are stored under, and its readable label. */
 const KEY = { entry: 'test:{rid}:_:GET http://api.test/x', label: 'GET http://api.test/x' };
@@ -26,16 +27,17 @@ const decode = (bytes: Uint8Array, known?: Entry['meta'], remember = false) => d
  */
 function reseal(bytes: Buffer): Buffer {
   let end = bytes.length;
-  if (bytes.length >= 10) {
-    const metaStart = 8 + 2 + bytes.readUInt16BE(8) + 4;
-    if (metaStart <= bytes.length) end = Math.min(end, metaStart + bytes.readUInt32BE(metaStart - 4));
-  }
-  bytes.writeUInt32BE(crc32(bytes.subarray(8, end)), 4);
+  if (bytes.length >= META_AT) end = Math.min(end, META_AT + bytes.readUInt32BE(META_AT - 4));
+  bytes.writeUInt32BE(crc32(bytes.subarray(CHECKED, end)), CHECKED - 4);
   return bytes;
 }
 
-/** Where the metadata of an encoded entry starts (after the key and the metadata length). */
-const metaStartOf = (bytes: Buffer) => 8 + 2 + bytes.readUInt16BE(8) + 4;
+/** Where the head's checksummed part starts: magic, version, the soft-eviction stamp, the checksum. */
+const CHECKED = STAMP_OFFSET + STAMP_BYTES + 4;
+
+/** Where the metadata of an encoded entry starts (after the key's hash and the metadata length). */
+const META_AT = CHECKED + 8 + 4;
+const metaStartOf = (_bytes: Buffer) => META_AT;
 
 /** The metadata every entry carries (plus `fetchMs`, which newer formats record). */
 const HEAD = {
@@ -74,12 +76,10 @@ function rawEntry(
 ): Buffer {
   const metaBytes =
     typeof meta === 'string' && meta.startsWith('{') ? Buffer.from(meta) : Buffer.from(JSON.stringify(meta));
-  const keyBytes = Buffer.from(key);
-  const head = Buffer.alloc(8 + 2 + keyBytes.length + 4);
+  const head = Buffer.alloc(META_AT);
   head.set([0x41, 0x52, 0x43, version]);
-  head.writeUInt16BE(keyBytes.length, 8);
-  head.set(keyBytes, 10);
-  head.writeUInt32BE(metaBytes.length, 10 + keyBytes.length);
+  head.set(createHash('sha256').update(key).digest().subarray(0, 8), CHECKED);
+  head.writeUInt32BE(metaBytes.length, META_AT - 4);
   return reseal(Buffer.concat([head, metaBytes, body]));
 }
 
@@ -291,7 +291,7 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
     const start = metaStartOf(good);
     const metaLength = good.readUInt32BE(start - 4);
     expectBadEntry(reseal(Buffer.from(good.subarray(0, start + metaLength - 1))), /truncated metadata/);
-    expectBadEntry(reseal(Buffer.from(good.subarray(0, 20))), /truncated key/);
+    expectBadEntry(reseal(Buffer.from(good.subarray(0, CHECKED + 6))), /not an axios-redis-cache entry/);
     const lying = Buffer.from(good);
     lying.writeUInt32BE(0xffffffff, start - 4);
     expectBadEntry(reseal(lying), /truncated metadata/);
@@ -301,13 +301,13 @@ describe('decodeEntry rejects unusable values with CacheEntryError', () => {
     expectBadEntry(rawEntry('{nope'), /metadata is not JSON/);
   });
 
-  it('rejects any changed byte: the checksum covers the key, the metadata and the body', () => {
+  it('rejects any changed byte: the checksums cover the stamp, the key, the metadata and the body', () => {
     const good = encode(entryOf('string', Buffer.from('0123456789')));
-    for (let i = 8; i < good.length; i++) {
+    for (let i = STAMP_OFFSET; i < good.length; i++) {
       const changed = Buffer.from(good);
       changed[i] = (changed[i] as number) ^ 0x20;
       // A changed length field can make the structure impossible before the checksums are compared.
-      expectBadEntry(changed, /checksum does not match|truncated/);
+      expectBadEntry(changed, /checksum does not match|truncated|stamp does not check/);
     }
     const swapped = Buffer.from(good);
     swapped.write('98', good.length - 2, 'latin1'); // same length, other digits

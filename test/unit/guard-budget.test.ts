@@ -3,24 +3,22 @@ import {
   type CallStart,
   loopIdleMs,
   QUEUED_WAIT_FACTOR,
+  READ_BYTES_PER_MS,
   STALL_FACTOR,
   timeLeft,
 } from '../../src/stores/guard/budget.js';
 import { MAX_UNANSWERED, SILENCE_MS, SilenceWatch } from '../../src/stores/guard/health.js';
 
 const BUDGET = 100;
-/** No call has succeeded yet (the guard starts at 0; a test's loop may have idled less than a budget so far). */
-const NEVER = Number.NEGATIVE_INFINITY;
-
 /** A call numbered `id` that started `agoMs` ago, with `idleSinceMs` of idle loop time spent since. */
 function callStarted(now: number, agoMs: number, idleSinceMs = 0, id = 10): CallStart {
-  return { id, startedAt: now - agoMs, idleAtStart: loopIdleMs() - idleSinceMs };
+  return { id, startedAt: now - agoMs, idleAtStart: loopIdleMs() - idleSinceMs, bytesAtStart: 0 };
 }
 
 describe('a store call’s budget (timeLeft)', () => {
   it('is the whole budget for a call that just started', () => {
     const now = Date.now();
-    const left = timeLeft(callStarted(now, 0), { lastDone: 0, lastDoneIdle: NEVER, lastAnswerAt: now }, BUDGET, now);
+    const left = timeLeft(callStarted(now, 0), { lastDone: 0, bytes: 0, lastAnswerAt: now }, BUDGET, now);
     expect(left).toBeGreaterThan(BUDGET - 20);
     expect(left).toBeLessThanOrEqual(BUDGET);
   });
@@ -28,36 +26,44 @@ describe('a store call’s budget (timeLeft)', () => {
   it('is spent once the loop has idled for the budget while nothing came back', () => {
     const now = Date.now();
     const call = callStarted(now, BUDGET + 1, BUDGET + 1);
-    expect(timeLeft(call, { lastDone: 0, lastDoneIdle: NEVER, lastAnswerAt: 0 }, BUDGET, now)).toBeLessThanOrEqual(0);
+    expect(timeLeft(call, { lastDone: 0, bytes: 0, lastAnswerAt: 0 }, BUDGET, now)).toBeLessThanOrEqual(0);
   });
 
   it('does not count time this process spent busy (no idle time passed)', () => {
     const now = Date.now();
     // Two budgets of wall-clock time, none of it idle, and the store answered a moment ago.
     const call = callStarted(now, 2 * BUDGET, 0);
-    const left = timeLeft(call, { lastDone: 0, lastDoneIdle: NEVER, lastAnswerAt: now - 5 }, BUDGET, now);
+    const left = timeLeft(call, { lastDone: 0, bytes: 0, lastAnswerAt: now - 5 }, BUDGET, now);
     expect(left).toBeGreaterThan(0);
   });
 
-  it('runs from the last answer to an earlier call while the store works through the queue', () => {
+  it('grows with the bytes the store delivers to earlier calls while this one waits (a queue of large values)', () => {
     const now = Date.now();
-    // The call has idled past its budget, but an earlier call was answered just now.
+    // The call has idled for three budgets while 32 MB of earlier replies streamed in.
     const call = callStarted(now, 3 * BUDGET, 3 * BUDGET);
-    const progress = { lastDone: call.id - 1, lastDoneIdle: loopIdleMs(), lastAnswerAt: now };
+    const progress = { lastDone: call.id - 1, bytes: 32 * 1024 * 1024, lastAnswerAt: now };
     expect(timeLeft(call, progress, BUDGET, now)).toBeGreaterThan(0);
+  });
+
+  it('is not extended by replies that carry nothing: a slow store’s calls are cut at the budget', () => {
+    const now = Date.now();
+    // Earlier calls keep being answered (a store 60 ms late on every small reply), 64 replies of 0.5 KB.
+    const call = callStarted(now, BUDGET + 1, BUDGET + 1);
+    const progress = { lastDone: call.id - 1, bytes: 64 * 512, lastAnswerAt: now };
+    expect(timeLeft(call, progress, BUDGET, now)).toBeLessThanOrEqual((64 * 512) / READ_BYTES_PER_MS);
   });
 
   it('is over at once for a call that a later call overtook', () => {
     const now = Date.now();
     const call = callStarted(now, 0);
-    const progress = { lastDone: call.id + 1, lastDoneIdle: loopIdleMs(), lastAnswerAt: now };
+    const progress = { lastDone: call.id + 1, bytes: 0, lastAnswerAt: now };
     expect(timeLeft(call, progress, BUDGET, now)).toBe(0);
   });
 
   it(`ends after ${STALL_FACTOR} budgets of a silent store, however busy the process`, () => {
     const now = Date.now();
     const call = callStarted(now, STALL_FACTOR * BUDGET + 1, 0);
-    const progress = { lastDone: 0, lastDoneIdle: NEVER, lastAnswerAt: now - STALL_FACTOR * BUDGET - 1 };
+    const progress = { lastDone: 0, bytes: 0, lastAnswerAt: now - STALL_FACTOR * BUDGET - 1 };
     expect(timeLeft(call, progress, BUDGET, now)).toBeLessThanOrEqual(0);
     // The same wall-clock time with the store answering other calls is not a stall.
     expect(timeLeft(call, { ...progress, lastAnswerAt: now }, BUDGET, now)).toBeGreaterThan(0);
@@ -66,7 +72,7 @@ describe('a store call’s budget (timeLeft)', () => {
   it(`ends after ${QUEUED_WAIT_FACTOR} budgets in all, even while the store keeps answering`, () => {
     const now = Date.now();
     const call = callStarted(now, QUEUED_WAIT_FACTOR * BUDGET + 1, 0);
-    const progress = { lastDone: call.id - 1, lastDoneIdle: loopIdleMs(), lastAnswerAt: now };
+    const progress = { lastDone: call.id - 1, bytes: 1e12, lastAnswerAt: now };
     expect(timeLeft(call, progress, BUDGET, now)).toBeLessThanOrEqual(0);
   });
 });

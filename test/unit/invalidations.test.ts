@@ -11,7 +11,7 @@ import type { CacheStore } from '../../src/stores/types.js';
 const entry = (): Entry => ({ freshUntil: Date.now() + 60_000, body: new Uint8Array(8) }) as Entry;
 
 function layerWith(keys: string[]): LocalLayer {
-  const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000 });
+  const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, graceMs: 0 });
   l1.usable = true;
   for (const key of keys) l1.set(key, entry(), Date.now());
   return l1;
@@ -65,7 +65,7 @@ describe('invalidations (the fleet’s announcements of changed keys)', () => {
 
   it('l1 serves only while the subscription is up, and forgets everything when it comes (back) up', async () => {
     const { store, listeners, closed } = pubSubStore();
-    const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000 });
+    const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, graceMs: 0 });
     const invalidations = new Invalidations(guardOn(store), 'p:', 'me', l1);
     invalidations.listen();
     expect(listeners.map((l) => l.channel)).toEqual([invalidationChannel('p:')]);
@@ -87,7 +87,7 @@ describe('invalidations (the fleet’s announcements of changed keys)', () => {
   });
 
   it('without pub/sub (one process) the layer is usable at once; without l1 nothing is followed', () => {
-    const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000 });
+    const l1 = new LocalLayer({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, graceMs: 0 });
     new Invalidations(guardOn(new MemoryStore()), 'p:', 'me', l1).listen();
     expect(l1.usable).toBe(true);
     const { store, listeners } = pubSubStore();

@@ -354,3 +354,50 @@ describe('custom cache.key', () => {
     expect(keys?.label).toBe('key:POST:k');
   });
 });
+
+describe('identity outside the credential headers', () => {
+  const url = 'https://api.test/statement';
+
+  it('keys a Host override, case-insensitively, apart from the URL alone', () => {
+    const plain = keysOf({ url });
+    const a = keysOf({ url, headers: { Host: 'tenant-a.example' } });
+    expect(a.entry).not.toBe(plain.entry);
+    expect(keysOf({ url, headers: { host: 'TENANT-A.example' } }).entry).toBe(a.entry);
+    expect(keysOf({ url, headers: { Host: 'tenant-b.example' } }).entry).not.toBe(a.entry);
+    // Even with no varyHeaders at all.
+    const bare = (host: string) => requestKeys({ url, headers: { Host: host } }, PREFIX, [], undefined)?.entry;
+    expect(bare('a.example')).not.toBe(bare('b.example'));
+  });
+
+  it('keys the certificate an agent presents (hashed, not the agent object), and nothing for a plain agent', async () => {
+    const https = await import('node:https');
+    const plain = keysOf({ url });
+    expect(keysOf({ url, httpsAgent: new https.Agent({ keepAlive: true }) }).entry).toBe(plain.entry);
+    const alice = keysOf({ url, httpsAgent: new https.Agent({ cert: 'ALICE-PEM', key: 'K' }) });
+    const aliceAgain = keysOf({ url, httpsAgent: new https.Agent({ cert: 'ALICE-PEM', key: 'K2' }) });
+    const bob = keysOf({ url, httpsAgent: new https.Agent({ cert: Buffer.from('BOB-PEM'), key: 'K' }) });
+    const pfx = keysOf({ url, httpsAgent: new https.Agent({ pfx: [{ buf: Buffer.from('P12'), passphrase: 'x' }] }) });
+    expect(alice.entry).not.toBe(plain.entry);
+    expect(aliceAgain.entry).toBe(alice.entry);
+    expect(new Set([alice.entry, bob.entry, pfx.entry, plain.entry]).size).toBe(4);
+    expect(alice.entry).not.toContain('ALICE');
+  });
+
+  it('keys the SNI name, a proxy agent’s proxy, the request’s proxy and lookup', () => {
+    const plain = keysOf({ url });
+    const proxyAgent = { proxy: new URL('http://proxy-east:3128'), connectOpts: {} } as never;
+    const variants = [
+      keysOf({ url, httpsAgent: { options: { servername: 'a.example' } } as never }),
+      keysOf({ url, httpsAgent: proxyAgent }),
+      keysOf({ url, proxy: { protocol: 'http', host: 'east', port: 3128 } }),
+      keysOf({ url, proxy: { protocol: 'http', host: 'west', port: 3128 } }),
+      keysOf({ url, lookup: ((_h: string, _o: object, cb: () => void) => cb()) as never }),
+      keysOf({ url, fetchOptions: { dispatcher: { [Symbol('options')]: { connect: { cert: 'C' } } } } as never }),
+    ];
+    expect(new Set([plain.entry, ...variants.map((k) => k.entry)]).size).toBe(variants.length + 1);
+  });
+
+  it('does not key data: URLs at all (they bypass)', () => {
+    expect(requestKeys({ url: 'data:text/plain;base64,MTIz' }, PREFIX, VARY, undefined)).toBeNull();
+  });
+});

@@ -1,21 +1,22 @@
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import type { RedisDriver } from '../../src/stores/redis/driver.js';
 import { BATCH_BYTES, IN_FLIGHT_BYTES, MAX_BATCH_KEYS, ReadBatch } from '../../src/stores/redis/read-batch.js';
 
 /** A client double that records the commands it is sent and answers from `values`. */
 function recordingClient(values: Map<string, Buffer>) {
   const sent: string[][] = [];
+  // The two reads of a driver (what ReadBatch uses of it).
   const client = {
-    getBuffer: async (key: string) => {
+    get: async (key: string) => {
       sent.push([key]);
       return values.get(key) ?? null;
     },
-    mgetBuffer: async (keys: string[]) => {
+    mget: async (keys: readonly string[]) => {
       sent.push([...keys]);
       return keys.map((key) => values.get(key) ?? null);
     },
   };
-  return { client: client as unknown as Redis, sent };
+  return { client: client as unknown as RedisDriver, sent };
 }
 
 const keys = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
@@ -69,15 +70,15 @@ describe('ReadBatch', () => {
 
   it('rejects every read of a batch whose MGET fails, and sends the next batch normally', async () => {
     const { client, sent } = recordingClient(new Map([['x', Buffer.from('X')]]));
-    const failing = client as unknown as { mgetBuffer: (keys: string[]) => Promise<unknown> };
-    const original = failing.mgetBuffer;
-    failing.mgetBuffer = async () => {
+    const failing = client as unknown as { mget: (keys: string[]) => Promise<unknown> };
+    const original = failing.mget;
+    failing.mget = async () => {
       throw new Error('connection lost');
     };
     const batch = new ReadBatch(client);
     const results = await Promise.allSettled(['x', 'y'].map((k) => batch.get(k)));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    failing.mgetBuffer = original;
+    failing.mget = original;
     const again = await Promise.all(['x', 'y'].map((k) => batch.get(k)));
     expect(again.map((v) => (v ? v.toString() : null))).toEqual(['X', null]);
     expect(sent).toEqual([['x', 'y']]);
@@ -88,12 +89,12 @@ describe('ReadBatch', () => {
     const sent: string[] = [];
     const answers: (() => void)[] = [];
     const client = {
-      getBuffer: (key: string) => {
+      get: (key: string) => {
         sent.push(key);
         return new Promise<Buffer>((resolve) => answers.push(() => resolve(Buffer.alloc(size, key))));
       },
-      mgetBuffer: () => Promise.reject(new Error('large values are read one by one')),
-    } as unknown as Redis;
+      mget: () => Promise.reject(new Error('large values are read one by one')),
+    } as unknown as RedisDriver;
     const batch = new ReadBatch(client);
     for (let i = 0; i < 20; i++) batch.wrote(size);
     const reads = keys(20, 'big').map((k) => batch.get(k));

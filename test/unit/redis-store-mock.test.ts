@@ -46,14 +46,32 @@ describe('RedisStore over ioredis-mock', () => {
   it('rounds a fractional ttl up to whole milliseconds (never PX 0)', async () => {
     const client = mockClient();
     const store = new RedisStore(client);
-    // The write script gets the TTL it passes to SET … PX (KEYS: entry, lease placeholder; ARGV: value, ttl, …).
+    // The write script gets the TTL it passes to SET … PX (KEYS: entry, lease placeholder; ARGV: value, numbers).
     // The first call of a script on a client is an EVAL (the source), later ones EVALSHA.
-    const evalCall = vi.spyOn(client, 'eval');
-    const evalsha = vi.spyOn(client, 'evalsha');
+    const evalCall = vi.spyOn(client as unknown as { evalBuffer: (...a: unknown[]) => Promise<unknown> }, 'evalBuffer');
+    const evalsha = vi.spyOn(
+      client as unknown as { evalshaBuffer: (...a: unknown[]) => Promise<unknown> },
+      'evalshaBuffer',
+    );
+    // The write's numbers and words as one argument: TTL, now, longest lease, notice size, publish, token.
     await store.set('k', bytes('v'), 0.2, []);
-    expect(evalCall).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 1, '', '', '');
+    expect(evalCall).toHaveBeenCalledWith(
+      expect.any(String),
+      2,
+      'k',
+      'k',
+      expect.any(Buffer),
+      expect.stringMatching(/^1 \d+ 1050 65536 PUBLISH -$/),
+    );
     await store.set('k', bytes('v'), 1.5, []);
-    expect(evalsha).toHaveBeenCalledWith(expect.any(String), 2, 'k', 'k', expect.any(Buffer), 2, '', '', '');
+    expect(evalsha).toHaveBeenCalledWith(
+      expect.any(String),
+      2,
+      'k',
+      'k',
+      expect.any(Buffer),
+      expect.stringMatching(/^2 \d+ 1050 65536 PUBLISH -$/),
+    );
   });
 
   it('accepts a plain Uint8Array value', async () => {

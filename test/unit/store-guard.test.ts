@@ -21,6 +21,7 @@ function queueStore(
   stepMs: number | ((answer: number) => number),
   busy: boolean,
   never: ReadonlySet<string> = new Set(),
+  valueBytes = 0,
 ): CacheStore & { drained(): Promise<void> } {
   const queue: (() => void)[] = [];
   let answered = 0;
@@ -50,7 +51,7 @@ function queueStore(
     get: (key: string) => {
       if (never.has(key)) return new Promise<never>(() => {});
       return new Promise<Uint8Array>((resolve) => {
-        queue.push(() => resolve(Buffer.from(key)));
+        queue.push(() => resolve(Buffer.concat([Buffer.from(key), Buffer.alloc(valueBytes, 32)])));
         if (!running) {
           running = true;
           setImmediate(next);
@@ -70,7 +71,12 @@ function guardFor(store: CacheStore, storeTimeoutMs: number) {
     const value = await guard.call('get', key, (s) => s.get(key));
     return {
       key,
-      value: value === FAILED ? FAILED : Buffer.from(value ?? []).toString(),
+      value:
+        value === FAILED
+          ? FAILED
+          : Buffer.from(value ?? [])
+              .toString()
+              .trimEnd(),
       waitedMs: Date.now() - started,
     };
   };
@@ -88,15 +94,28 @@ describe('StoreGuard budget', () => {
     expect(counters.storeTimeouts).toBe(0);
   });
 
-  it('waits for a store that keeps answering the calls ahead: no read fails while answers keep coming', async () => {
-    // Each answer comes 6 ms (of idle waiting) after the last; the 12th read waits ~72 ms, past the 40 ms
-    // budget: the store is busy with the reads queued before it (as Redis streaming large replies), not stalled.
-    const store = queueStore(6, false);
+  it('waits for a store streaming large replies to the calls ahead: no read fails while their bytes keep coming', async () => {
+    // Each 256 KB answer comes 6 ms (of idle waiting) after the last; the 12th read waits ~72 ms, past the
+    // 40 ms budget: the store is busy sending the values queued before it (as Redis streaming large
+    // replies), not slow — each earlier reply's bytes buy the waiting ones time (8 ms per 256 KB).
+    const store = queueStore(6, false, new Set(), 256 * 1024);
     const { counters, read } = guardFor(store, 40);
     const results = await Promise.all(keys(12).map(read));
     expect(results.map((r) => r.value)).toEqual(keys(12));
     expect(Math.max(...results.map((r) => r.waitedMs))).toBeGreaterThan(50);
     expect(counters.storeTimeouts).toBe(0);
+  });
+
+  it('cuts the calls of a store that answers small replies slower than the budget, however many keep coming', async () => {
+    // The same 6 ms per answer, with small values: replies that carry nothing buy nothing.
+    const store = queueStore(6, false);
+    const { counters, read } = guardFor(store, 40);
+    const results = await Promise.all(keys(12).map(read));
+    await store.drained();
+    const failed = results.filter((r) => r.value === FAILED);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(counters.storeTimeouts).toBe(failed.length);
+    for (const r of failed) expect(r.waitedMs).toBeLessThan(40 * 2); // cut at about the budget
   });
 
   it('fails the waiting reads once the store answers nothing for storeTimeout, even after answering some', async () => {
@@ -109,10 +128,9 @@ describe('StoreGuard budget', () => {
     const failed = results.slice(3);
     expect(failed.map((r) => r.value)).toEqual(failed.map(() => FAILED));
     expect(counters.storeTimeouts).toBe(5);
-    const lastAnswer = Math.max(...results.slice(0, 3).map((r) => r.waitedMs));
     for (const r of failed) {
-      expect(r.waitedMs).toBeGreaterThanOrEqual(lastAnswer + 29); // 30 ms of silence after the last answer…
-      expect(r.waitedMs).toBeLessThan(lastAnswer + 150); // …not the stall's 200 ms, nor the 40× limit
+      expect(r.waitedMs).toBeGreaterThanOrEqual(29); // the budget…
+      expect(r.waitedMs).toBeLessThan(150); // …not the stall's 200 ms, nor the 40× limit
     }
   });
 

@@ -71,11 +71,6 @@ export class Breaker {
     }
   }
 
-  /** A late success: the store works, its queue was slow. Do not let such delays add up to an open breaker. */
-  recovered(): void {
-    if (!this.open) this.consecutiveFailures = 0;
-  }
-
   /** The store came back (ready again after a reconnect): the next call probes at once. */
   wake(): void {
     if (this.open && !this.probing) this.openedAt = Number.NEGATIVE_INFINITY;

@@ -6,23 +6,34 @@ import {
   type StoreOperation,
 } from '../../api/errors.js';
 import type { Counters } from '../../observe/stats.js';
-import {
-  type BreakerMessage,
-  breakerChannel,
-  type StoreErrorMessage,
-  storeErrorChannel,
-} from '../../observe/tracing.js';
+import { type StoreErrorMessage, storeErrorChannel } from '../../observe/tracing.js';
 import type { CacheErrorContext, ResolvedOptions } from '../../options/index.js';
-import type { CacheStore } from '../types.js';
-import { Breaker } from './breaker.js';
+import { type CacheStore, isForeignValue } from '../types.js';
+import type { Breaker } from './breaker.js';
 import { type CallStart, loopIdleMs, type StoreProgress, timeLeft } from './budget.js';
 import { Deadlines } from './deadlines.js';
 import { SilenceWatch } from './health.js';
+import { BreakersByNode, type NodeBreakers } from './node-breakers.js';
 
 /** A lying connection is dropped at most this often (a planted value read in a loop cannot thrash it). */
 export const DISTRUST_INTERVAL_MS = 1000;
 /** After dropping a lying connection, failures for this long are its own doing: they do not open the breaker. */
 const DISTRUST_QUIET_MS = 1000;
+
+/**
+ * What a store call is about: a label for reports (`undefined` for calls about no request), or a request's
+ * keys — their `label` for reports and their `entry` for the node that holds them (per-node breakers).
+ */
+export type CallTarget = string | undefined | { readonly label: string; readonly entry: string };
+
+/**
+ * How long a call waits for a client's first connection (one that has never been ready and has not failed
+ * an attempt yet: still connecting, or waiting for its owner to connect it), if `storeTimeout` is shorter.
+ * Freshly started processes got ready 50–154 ms after creating their client (median 144 ms): a fleet that
+ * restarts and fires at once must meet at the lease, not go upstream alone after 50 ms. A Redis that
+ * refuses at start fails the attempt (and the wait) at once; one that does not answer costs this, once.
+ */
+export const FIRST_CONNECTION_MS = 1000;
 
 /** Sentinel for a store call that was not made or did not succeed in time. */
 export const FAILED: unique symbol = Symbol('store call failed');
@@ -42,77 +53,121 @@ export type Failed = typeof FAILED;
  * re-opens it. "Not ready" answers cost nothing and do not count towards opening it.
  */
 export class StoreGuard {
-  /** Reads (`get`) and writes (everything else) fail separately: writes refused by Redis never skip reads. */
-  private readonly reads: Breaker;
-  private readonly writes: Breaker;
+  /**
+   * Reads (`get`) and writes (everything else) fail separately — writes refused by Redis never skip reads —
+   * and per node of the store (a Cluster's masters): a dead master skips only its own keys.
+   */
+  private readonly breakers: BreakersByNode;
+  /** The breakers of calls about no node (a single Redis, or a call about no request). */
+  private readonly single: NodeBreakers;
   /** Whether the store answers while calls wait (a silent connection is replaced). */
   private readonly health: SilenceWatch;
   /** Calls started so far: each call's number orders it against the others. */
   private started = 0;
   /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
-  /** The loop's idle time when a call last succeeded: progress for the calls made before that one. */
-  private lastDoneIdle = 0;
+  /** Bytes of every successful reply so far (what the store has delivered: see `budget.ts`). */
+  private bytes = 0;
   /** The deadlines of pending calls, under one timer. */
   private readonly deadlines = new Deadlines();
   /** When the connection was last distrusted, and until when failures do not count towards the breaker. */
   private distrustedAt = Number.NEGATIVE_INFINITY;
   private quietUntil = 0;
+  /** Removes the guard's ready listener from the store (see {@link close}). */
+  private unwatchReady: (() => void) | null;
 
   constructor(
     readonly store: CacheStore,
     private readonly options: Pick<ResolvedOptions, 'storeTimeoutMs' | 'breaker' | 'onError'>,
     private readonly counters: Counters,
   ) {
-    this.reads = new Breaker(options.breaker, (open) => announceBreaker('read', open));
-    this.writes = new Breaker(options.breaker, (open) => announceBreaker('write', open));
+    this.breakers = new BreakersByNode(options.breaker);
+    this.single = this.breakers.of('');
     this.health = new SilenceWatch(options.storeTimeoutMs, (reason) => this.distrust(reason));
     // The store is back (reconnected): probe at once rather than wait out the cooldown.
-    store.onReady?.(() => {
-      this.reads.wake();
-      this.writes.wake();
-    });
+    this.unwatchReady =
+      store.onReady?.(() => {
+        for (const pair of this.breakers.all()) {
+          pair.reads.wake();
+          pair.writes.wake();
+        }
+      }) ?? null;
   }
 
-  /** The read breaker's state (what decides whether hits are served); `writeBreakerState` for writes. */
+  /** Remove what the guard left on the store's client (its ready listener): `closeCache`. */
+  close(): void {
+    this.unwatchReady?.();
+    this.unwatchReady = null;
+  }
+
+  /**
+   * The read breakers' state (what decides whether hits are served); `writeBreakerState` for writes. On a
+   * store with nodes (a Cluster), `half-open` while some nodes' breakers are open and others' closed.
+   */
   get breakerState(): 'closed' | 'open' | 'half-open' {
-    return this.reads.state;
+    return this.breakers.state('reads');
   }
 
   get writeBreakerState(): 'closed' | 'open' | 'half-open' {
-    return this.writes.state;
+    return this.breakers.state('writes');
   }
 
-  /** Whether writes (and so fill leases) are worth trying now: their breaker is closed or probing. */
-  get writesHealthy(): boolean {
-    return !this.writes.isOpen;
+  /** The nodes whose read (or write) breaker is not closed: `{ "host:port": "open" }`. */
+  openNodes(which: 'reads' | 'writes'): Record<string, 'closed' | 'open' | 'half-open'> {
+    return this.breakers.notClosed(which);
   }
 
-  /** Run one store call under the guard. Resolves to its result, or {@link FAILED}. Never rejects. */
+  /**
+   * Whether writes (and so fill leases) for this request's keys are worth trying now: their node's write
+   * breaker is closed or probing.
+   */
+  writesHealthy(target?: CallTarget): boolean {
+    return !this.breakersOf(target).writes.isOpen;
+  }
+
+  /** The breakers of the node that holds a request's keys (the one pair of a store without nodes). */
+  private breakersOf(target: CallTarget): NodeBreakers {
+    const nodeOf = this.store.nodeOf;
+    const node = nodeOf && typeof target === 'object' ? nodeOf.call(this.store, target.entry) : undefined;
+    return node ? this.breakers.of(node) : this.single;
+  }
+
+  /**
+   * Run one store call under the guard. Resolves to its result, or {@link FAILED}. Never rejects.
+   * `bytes`: what the call sends (a write): it is given the time to send them on top of its budget.
+   * `always`: not skipped by an open breaker (a check whose answer decides whether the connection lies).
+   */
   call<T>(
     operation: StoreOperation,
-    key: string | undefined,
+    target: CallTarget,
     run: (store: CacheStore) => Promise<T>,
+    bytes = 0,
+    always = false,
   ): Promise<T | Failed> {
     const store = this.store;
+    const key = typeof target === 'object' ? target.label : target;
     if (store.isReady && !store.isReady()) {
       // A client still making its first connection (or a lazy one, which the store connects now) is waited
       // for, within the budget: a fleet that fires at start-up coalesces like a warm one.
       const starting = store.whenStarted?.();
-      if (starting) return this.afterStart(starting, operation, key, run);
+      if (starting) return this.afterStart(starting, operation, target, run, bytes);
       this.counters.storeErrors++;
-      this.report(() => new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready'), operation, key);
+      // A lease release while the store is away: nothing to release on a connection that is gone, and
+      // nothing worth a second report for the same request.
+      if (operation !== 'release') this.reportUnavailable(operation, key);
       return Promise.resolve(FAILED);
     }
     // A release is never skipped: a lease left behind would stall the fleet for its whole TTL.
-    const breaker = operation === 'get' ? this.reads : this.writes;
-    const admitted = operation === 'release' ? 'go' : breaker.admit();
+    const pair = this.breakersOf(target);
+    const breaker = operation === 'get' ? pair.reads : pair.writes;
+    const admitted = operation === 'release' || always ? 'go' : breaker.admit();
     if (admitted === 'skip' || this.health.saturated) {
       if (admitted === 'probe') breaker.unprobe();
       this.counters.storeSkips++;
       return Promise.resolve(FAILED);
     }
     const probe = admitted === 'probe';
+    const budgetMs = bytes > 0 ? this.options.storeTimeoutMs + transferMs(bytes) : this.options.storeTimeoutMs;
     let pending: Promise<T>;
     try {
       pending = run(store);
@@ -125,51 +180,41 @@ export class StoreGuard {
     const id = ++this.started;
     const startedAt = Date.now();
     const idleAtStart = loopIdleMs();
+    const bytesAtStart = this.bytes;
     return new Promise<T | Failed>((resolve) => {
       let settled = false;
-      let timedOut = false;
       const expire = () => {
         if (settled) return;
         // Still within the budget (see budget.ts): wait on. (Built only here, when a deadline is reached:
         // a call that is answered in time allocates nothing for its budget.)
-        const call: CallStart = { id, startedAt, idleAtStart };
+        const call: CallStart = { id, startedAt, idleAtStart, bytesAtStart };
         const progress: StoreProgress = {
           lastDone: this.lastDone,
-          lastDoneIdle: this.lastDoneIdle,
+          bytes: this.bytes,
           lastAnswerAt: this.health.lastAnswerAt,
         };
-        const left = timeLeft(call, progress, this.options.storeTimeoutMs, Date.now());
+        const left = timeLeft(call, progress, budgetMs, Date.now());
         if (left > 0) {
           setTimeout(() => setImmediate(expire), Math.max(1, left));
           return;
         }
         settled = true;
-        timedOut = true;
         this.counters.storeTimeouts++;
-        this.failed(
-          breaker,
-          () => new CacheStoreTimeoutError(operation, key, this.options.storeTimeoutMs),
-          operation,
-          key,
-          probe,
-        );
+        this.failed(breaker, () => new CacheStoreTimeoutError(operation, key, budgetMs), operation, key, probe);
         resolve(FAILED);
       };
-      const watch = this.deadlines.watch(startedAt + this.options.storeTimeoutMs, expire);
+      const watch = this.deadlines.watch(startedAt + budgetMs, expire);
       pending.then(
         (value) => {
           this.health.answered();
-          if (timedOut) {
-            // Late, but the store works: do not let queueing delays add up to an open breaker.
-            breaker.recovered();
-            return;
-          }
+          this.bytes += replyBytes(value);
+          // Late: the store answered, but slower than the budget (which already allowed for the bytes it
+          // delivered meanwhile). Neither a success nor another failure: slowness opens the breaker.
           if (settled) return;
           settled = true;
           watch.expire = null;
           breaker.succeeded();
           if (id > this.lastDone) this.lastDone = id;
-          this.lastDoneIdle = loopIdleMs();
           resolve(value);
         },
         (error: unknown) => {
@@ -188,6 +233,14 @@ export class StoreGuard {
             resolve(FAILED);
             return;
           }
+          if (isForeignValue(error)) {
+            // A value of another type under one of this request's keys (foreign, or planted): the server
+            // answered, and works; this request misses (its fill overwrites the key), nobody else pays.
+            this.report(() => new CacheStoreError(operation, key, error), operation, key);
+            breaker.succeeded();
+            resolve(FAILED);
+            return;
+          }
           this.failed(breaker, () => new CacheStoreError(operation, key, error), operation, key, probe);
           if ((error as { desync?: unknown } | null)?.desync === true) this.distrust();
           resolve(FAILED);
@@ -200,25 +253,32 @@ export class StoreGuard {
   private async afterStart<T>(
     starting: Promise<unknown>,
     operation: StoreOperation,
-    key: string | undefined,
+    target: CallTarget,
     run: (store: CacheStore) => Promise<T>,
+    bytes: number,
   ): Promise<T | Failed> {
+    const key = typeof target === 'object' ? target.label : target;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.storeTimeoutMs);
+      timer = setTimeout(resolve, Math.max(this.options.storeTimeoutMs, FIRST_CONNECTION_MS));
     });
     await Promise.race([starting.catch(() => {}), late]);
     clearTimeout(timer);
     if (this.store.isReady?.() === false) {
       this.counters.storeErrors++;
-      this.report(
-        () => new CacheStoreUnavailableError(operation, key, this.store.state?.() ?? 'not ready'),
-        operation,
-        key,
-      );
+      this.reportUnavailable(operation, key);
       return FAILED;
     }
-    return this.call(operation, key, run);
+    return this.call(operation, target, run, bytes);
+  }
+
+  private reportUnavailable(operation: StoreOperation, key: string | undefined): void {
+    const { store } = this;
+    this.report(
+      () => new CacheStoreUnavailableError(operation, key, store.state?.() ?? 'not ready', store.lastError?.()),
+      operation,
+      key,
+    );
   }
 
   /**
@@ -273,9 +333,19 @@ export class StoreGuard {
   }
 }
 
-/** Publish a breaker's change of state on `axios-redis-cache:breaker` (when someone listens). */
-function announceBreaker(breaker: 'read' | 'write', open: boolean): void {
-  if (breakerChannel.hasSubscribers) {
-    breakerChannel.publish({ breaker, state: open ? 'open' : 'closed' } satisfies BreakerMessage);
-  }
+/** The bytes a reply carried: a value read, or the value a lease-and-read call brought back. */
+function replyBytes(value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  const carried = (value as { value?: unknown } | null)?.value;
+  return carried instanceof Uint8Array ? carried.byteLength : 0;
+}
+
+/**
+ * Bytes per millisecond a write is assumed to move at the least (32 MB/s; Redis on a loaded 2-core host
+ * took 73 ms for an 8 MB SET): a write is given this long to send its value on top of `storeTimeout`.
+ */
+export const WRITE_BYTES_PER_MS = 32 * 1024;
+
+function transferMs(bytes: number): number {
+  return bytes / WRITE_BYTES_PER_MS;
 }

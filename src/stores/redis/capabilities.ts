@@ -21,9 +21,9 @@ export class Capabilities {
    * Learn from an error a command got: the feature it shows refused, if any, and whether that is news
    * (the feature was in use until now) — calls already on their way when it was learnt fail the same way.
    */
-  learn(error: unknown): { feature: Feature; news: boolean } | null {
+  learn(error: unknown, inScript: Feature = 'scripting'): { feature: Feature; news: boolean } | null {
     const message = error instanceof Error ? error.message : String(error);
-    const refused = classify(message);
+    const refused = classify(message, inScript);
     if (!refused) return null;
     const news = this.allows(refused.feature);
     this.refusedUntil[refused.feature] = Date.now() + RETRY_AFTER_MS[refused.reason];
@@ -31,15 +31,26 @@ export class Capabilities {
   }
 }
 
-function classify(message: string): { feature: Feature; reason: 'acl' | 'readonly' | 'oom' } | null {
+/**
+ * A refusal inside a script does not name its command (Redis 7: `ERR The user executing the script can't
+ * run this command or subcommand script: …`): `inScript` is the feature the caller knows the script
+ * needs beyond what it has been allowed so far — `publish` for a write that carries an announcement, then
+ * `scripting` once a write without one is refused too — so that each refusal is learnt once.
+ */
+function classify(message: string, inScript: Feature): { feature: Feature; reason: 'acl' | 'readonly' | 'oom' } | null {
   if (message.startsWith('READONLY')) return { feature: 'writes', reason: 'readonly' };
   if (message.startsWith('OOM')) return { feature: 'writes', reason: 'oom' };
   if (message.startsWith('NOPERM')) {
     const command = /'([a-z|]+)' command/i.exec(message)?.[1]?.toLowerCase() ?? '';
     if (command.startsWith('eval') || command.startsWith('script')) return { feature: 'scripting', reason: 'acl' };
-    if (command === 'publish') return { feature: 'publish', reason: 'acl' };
+    if (command === 'publish' || command === 'spublish') return { feature: 'publish', reason: 'acl' };
     return { feature: 'writes', reason: 'acl' };
   }
   if (/unknown command .?eval/i.test(message)) return { feature: 'scripting', reason: 'acl' };
+  if (/can't run this command or subcommand/i.test(message)) return { feature: inScript, reason: 'acl' };
+  // A Redis without the command a script calls (SPUBLISH before Redis 7): as refused as an ACL would.
+  if (/unknown redis command called from/i.test(message)) return { feature: inScript, reason: 'acl' };
+  // Redis 7 prefixes a refusal raised inside a script with the script's own error code.
+  if (/^ERR .*\bOOM command not allowed/.test(message)) return { feature: 'writes', reason: 'oom' };
   return null;
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { UnexpectedReplyError } from '../types.js';
+import type { RedisDriver } from './driver.js';
 
 interface Waiter {
   resolve(value: Buffer | null): void;
@@ -52,7 +52,7 @@ export class ReadBatch {
   private batchKeys: number;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisDriver,
     private readonly maxKeys = MAX_BATCH_KEYS,
   ) {
     this.batchKeys = keysFor(INITIAL_VALUE_BYTES, maxKeys);
@@ -97,7 +97,7 @@ export class ReadBatch {
     };
     if (keys.length === 1) {
       const waiter = waiters[0] as Waiter;
-      this.client.getBuffer(keys[0] as string).then(
+      this.client.get(keys[0] as string).then(
         (value: unknown) => {
           settled();
           // A reply that cannot answer a GET: the connection is out of step (see UnexpectedReplyError).
@@ -112,7 +112,7 @@ export class ReadBatch {
       );
       return;
     }
-    this.client.mgetBuffer(keys).then(
+    this.client.mget(keys).then(
       (values: unknown) => {
         if (!Array.isArray(values) || values.length !== keys.length || !values.every(isBulk)) {
           const error = new UnexpectedReplyError('MGET', values);

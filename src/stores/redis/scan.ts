@@ -1,13 +1,29 @@
-import type { Redis } from 'ioredis';
+import type { RedisNode } from './driver.js';
+import { text } from './driver.js';
 
 /** Walking keys with SCAN (never KEYS), node by node: listing and pattern deletes. */
 
+/** One SCAN step's reply: the next cursor and the keys found, as text. */
+async function scanStep(node: RedisNode, cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+  const reply = await node.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', count]);
+  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
+    throw new Error(`unexpected reply to SCAN: ${typeof reply}`);
+  }
+  const next = text(reply[0]);
+  if (next === null) throw new Error('unexpected reply to SCAN: no cursor');
+  return [next, (reply[1] as unknown[]).map((key) => text(key) ?? '').filter((key) => key !== '')];
+}
+
 /** The keys matching a glob on these nodes, in batches of about `scanCount`. */
-export async function* scanNodes(nodes: readonly Redis[], pattern: string, scanCount: number): AsyncIterable<string[]> {
-  for (const node of nodes) {
+export async function* scanNodes(
+  nodes: readonly RedisNode[] | Promise<readonly RedisNode[]>,
+  pattern: string,
+  scanCount: number,
+): AsyncIterable<string[]> {
+  for (const node of await nodes) {
     let cursor = '0';
     do {
-      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', scanCount);
+      const [next, found] = await scanStep(node, cursor, pattern, scanCount);
       cursor = next;
       if (found.length > 0) yield found;
     } while (cursor !== '0');
@@ -16,7 +32,7 @@ export async function* scanNodes(nodes: readonly Redis[], pattern: string, scanC
 
 /** Delete the keys matching a glob on one node (accepted by `filter` when given); resolves to how many. */
 export async function deleteMatchingOn(
-  node: Redis,
+  node: RedisNode,
   pattern: string,
   scanCount: number,
   cluster: boolean,
@@ -25,20 +41,18 @@ export async function deleteMatchingOn(
   let cursor = '0';
   let removed = 0;
   do {
-    const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', scanCount);
+    const [next, found] = await scanStep(node, cursor, pattern, scanCount);
     cursor = next;
     const keys = filter ? found.filter(filter) : found;
     if (keys.length === 0) continue;
     if (cluster) {
       // Keys of one node may still sit in different slots: one UNLINK each, pipelined on that node.
-      const pipeline = node.pipeline();
-      for (const key of keys) pipeline.unlink(key);
-      for (const [error, count] of (await pipeline.exec()) ?? []) {
+      for (const { error, reply } of await node.pipeline(keys.map((key) => ['UNLINK', key]))) {
         if (error) throw error;
-        removed += Number(count);
+        removed += Number(reply);
       }
     } else {
-      removed += await node.unlink(...keys);
+      removed += Number(await node.send(['UNLINK', ...keys]));
     }
   } while (cursor !== '0');
   return removed;

@@ -1,11 +1,17 @@
-import { type FillWrite, UNCACHEABLE_MARKER } from '../types.js';
+import { type FillWrite, type IndexRef, indexKey, longestLeaseMs, UNCACHEABLE_MARKER_MS } from '../types.js';
 import { type RedisConnection, wholeMs } from './connection.js';
 import { releaseLease } from './leases.js';
 import { hashTag, integerReply, toBuffer } from './replies.js';
-import { INDEX_ADD, LEASE_RELEASE, REPLACE_HEAD, WRITE_FILL } from './scripts.js';
+import { INDEX_ADD, REPLACE_HEAD, WRITE_FILL } from './scripts.js';
 
 /** After a write whose announcement nobody received, announcements are left out for this long. */
 const QUIET_PUBLISH_MS = 1000;
+
+/**
+ * The largest entry a fill's notice carries to the processes waiting on it (they then answer without a
+ * read); a larger one is announced as written, and read. Redis copies a message to each subscriber.
+ */
+export const NOTICE_VALUE_BYTES = 64 * 1024;
 
 /**
  * How `RedisStore` writes entries: a fill (entry, indexes, announcement and lease release in one script
@@ -30,38 +36,48 @@ export class RedisWrites {
     const announce = now >= this.quietUntil && capabilities.allows('publish') ? write.announce : undefined;
     if (!capabilities.allows('scripting')) return this.plain(key, value, ttl, indexes, announce);
     const tag = hashTag(key);
-    const sameSlot = indexes.filter((index) => tag !== null && hashTag(index) === tag);
+    const sameSlot = indexes.filter((index) => tag !== null && hashTag(indexKey(index)) === tag);
     // The lease shares the entry's hash tag; without one, pass the entry key as a harmless placeholder.
     const leaseKey = lease && hashTag(lease.key) === tag ? lease.key : key;
-    const { redis, learn } = connection;
+    const { driver, learn } = connection;
+    const notify = connection.notifyCommand();
     const writes: Promise<unknown>[] = [
       WRITE_FILL.run(
-        redis,
-        [key, leaseKey, ...sameSlot],
+        driver,
+        [key, leaseKey, ...sameSlot.map(indexKey)],
         [
           toBuffer(value),
-          ttl,
-          leaseKey === key ? '' : (lease?.token ?? ''),
-          announce?.channel ?? '',
-          announce?.message ?? '',
+          `${ttl} ${now} ${longestLeaseMs(lease?.ttlMs ?? UNCACHEABLE_MARKER_MS)} ${NOTICE_VALUE_BYTES} ${notify || '-'} ${
+            leaseKey === key ? '-' : lease?.token || '-'
+          }`,
+          ...sameSlot.map((index) => memberOf(index) || '-'),
+          ...(announce ? [announce.channel, announce.message] : []),
         ],
       )
         .then(integerReply('WRITE_FILL', 1, Number.MAX_SAFE_INTEGER))
-        .then((written) => {
-          if (announce && written === 1) this.quietUntil = Date.now() + QUIET_PUBLISH_MS;
-        }, learn),
+        .then(
+          (written) => {
+            if (announce && written === 1) this.quietUntil = Date.now() + QUIET_PUBLISH_MS;
+          },
+          // A command refused inside the script: its PUBLISH when it carried an announcement or may tell
+          // the lease's waiters.
+          (error: unknown) => connection.learnIn(announce || notify ? 'publish' : 'scripting', error),
+        ),
     ];
     for (const index of indexes)
       if (!sameSlot.includes(index))
-        writes.push(INDEX_ADD.run(redis, [index], [key, ttl]).then(integerReply('INDEX_ADD', 1, 1), learn));
+        writes.push(
+          INDEX_ADD.run(driver, [indexKey(index)], [memberOf(index) || key, ttl, now]).then(
+            integerReply('INDEX_ADD', 1, 1),
+            learn,
+          ),
+        );
     // A lease in another slot (not one of ours) is released by its own call, after the write.
-    if (lease && leaseKey === key)
-      writes.push(
-        LEASE_RELEASE.run(redis, [lease.key], [lease.token, 0, UNCACHEABLE_MARKER]).then(
-          integerReply('LEASE_RELEASE', 0, 1),
-          learn,
-        ),
-      );
+    if (lease && leaseKey === key) writes.push(releaseLease(connection, lease.key, lease.token, 0, notify));
+    // A fill's write tells the processes waiting on it: it leaves before this process delivers its own
+    // answers (the callbacks that follow), not at the end of the tick; the writes of the other requests
+    // of the same run of callbacks still leave with it, in one socket write.
+    if (lease) driver.sendHeldWrites();
     await Promise.all(writes);
   }
 
@@ -74,23 +90,25 @@ export class RedisWrites {
     key: string,
     value: Uint8Array,
     ttl: number,
-    indexes: readonly string[],
+    indexes: readonly IndexRef[],
     announce: FillWrite['announce'],
   ): Promise<void> {
-    const { redis, learn, capabilities } = this.connection;
+    const { driver, learn, capabilities } = this.connection;
     const now = Date.now();
-    const writes: Promise<unknown>[] = [redis.set(key, toBuffer(value), 'PX', ttl).catch(learn)];
-    for (const index of indexes) {
+    const writes: Promise<unknown>[] = [driver.send(key, ['SET', key, toBuffer(value), 'PX', ttl]).catch(learn)];
+    for (const ref of indexes) {
+      const index = indexKey(ref);
       writes.push(
-        redis.zremrangebyscore(index, '-inf', now).catch(learn),
-        redis.zadd(index, now + ttl, key).catch(learn),
-        redis.pexpire(index, ttl, 'GT').catch(learn),
+        driver.send(index, ['ZREMRANGEBYSCORE', index, '-inf', now]).catch(learn),
+        driver.send(index, ['ZADD', index, now + ttl, memberOf(ref) || key]).catch(learn),
+        driver.send(index, ['PEXPIRE', index, ttl, 'NX']).catch(learn),
+        driver.send(index, ['PEXPIRE', index, ttl, 'GT']).catch(learn),
       );
     }
     await Promise.all(writes);
     // The announcement is best effort: a refused PUBLISH does not undo the write (it is learnt, and left out).
     if (announce)
-      await redis.publish(announce.channel, announce.message).catch((error: unknown) => {
+      await driver.send(undefined, ['PUBLISH', announce.channel, announce.message]).catch((error: unknown) => {
         capabilities.learn(error);
       });
   }
@@ -101,25 +119,38 @@ export class RedisWrites {
     oldHead: Uint8Array,
     newHead: Uint8Array,
     ttlMs: number,
-    lease?: { key: string; token: string },
+    lease?: { key: string; token: string; ttlMs?: number },
   ): Promise<boolean> {
     const { connection } = this;
     connection.beforeWrite();
     connection.reads?.wrote(newHead.byteLength);
     // The lease shares the entry's hash tag; without one, pass the entry key and no token.
     const sameSlot = lease !== undefined && hashTag(lease.key) === hashTag(key) && hashTag(key) !== null;
+    const notify = connection.notifyCommand();
     const replaced = integerReply(
       'REPLACE_HEAD',
       0,
       1,
     )(
       await REPLACE_HEAD.run(
-        connection.redis,
+        connection.driver,
         [key, sameSlot ? lease.key : key],
-        [toBuffer(oldHead), toBuffer(newHead), wholeMs(ttlMs), sameSlot ? lease.token : ''],
-      ).catch(connection.learn),
+        [
+          toBuffer(oldHead),
+          toBuffer(newHead),
+          wholeMs(ttlMs),
+          sameSlot ? lease.token : '',
+          notify,
+          longestLeaseMs(lease?.ttlMs ?? UNCACHEABLE_MARKER_MS),
+        ],
+      ).catch((error: unknown) => connection.learnIn(sameSlot && notify ? 'publish' : 'scripting', error)),
     );
-    if (lease && !sameSlot) await releaseLease(connection, lease.key, lease.token);
+    if (lease && !sameSlot) await releaseLease(connection, lease.key, lease.token, 0, notify);
     return replaced === 1;
   }
+}
+
+/** The member an index reference names: `''` for the entry's own key. */
+function memberOf(index: IndexRef): string {
+  return typeof index === 'string' ? '' : index.member;
 }

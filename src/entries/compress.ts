@@ -1,0 +1,80 @@
+import zlib from 'node:zlib';
+import type { BodyEncoding, StoredBody } from './format.js';
+
+/**
+ * Compression of stored bodies (`compress`): a body at least `thresholdBytes` long is stored compressed
+ * with brotli (quality 1: about as fast as gzip -1, smaller, and faster to decompress) or gzip (level 1),
+ * from `node:zlib`; when it does not shrink by a tenth (an image, bytes already compressed), it is stored
+ * as it is. Which algorithm an entry used is recorded in it: readers decode it whatever their own setting.
+ */
+
+/** The compression settings of a write (`null`: store bodies as they are). */
+export interface Compression {
+  readonly algorithm: 'brotli' | 'gzip';
+  readonly thresholdBytes: number;
+}
+
+/** Compress `body` if the settings ask for it and it pays; `undefined`: store it as it is. */
+export function compressBody(body: Uint8Array, compression: Compression | null): StoredBody | undefined {
+  if (!compression || body.byteLength < compression.thresholdBytes) return undefined;
+  const bytes =
+    compression.algorithm === 'brotli'
+      ? zlib.brotliCompressSync(body, {
+          params: {
+            [zlib.constants.BROTLI_PARAM_QUALITY]: 1,
+            [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.byteLength,
+          },
+        })
+      : zlib.gzipSync(body, { level: 1 });
+  if (bytes.byteLength > body.byteLength * 0.9) return undefined;
+  return { bytes, encoding: compression.algorithm === 'brotli' ? 'br' : 'gzip' };
+}
+
+/** Decompress a stored body that says it holds `plainBytes` (never more: a bound against a bomb). */
+export function decompress(bytes: Buffer, encoding: BodyEncoding, plainBytes: number): Buffer {
+  const maxOutputLength = Math.max(1, plainBytes);
+  return encoding === 'br'
+    ? zlib.brotliDecompressSync(bytes, { maxOutputLength })
+    : zlib.gunzipSync(bytes, { maxOutputLength });
+}
+
+/**
+ * Decompressed bodies of the entries this process read lately, by key and by the checksum of what was
+ * stored: a hit on the same stored answer (the checksum of its stored bytes, checked on every read, is the
+ * same) reuses the body instead of decompressing it again. Bounded in bytes (the oldest go first); bodies
+ * over a mebibyte are not kept. The bodies are shared: their entries are never handed to a caller as they
+ * are (`owned` stays false: a binary body is copied for each caller).
+ */
+export class PlainBodies {
+  private readonly bodies = new Map<string, { crc: number; body: Buffer }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes = 16 * 1024 * 1024,
+    private readonly maxBodyBytes = 1024 * 1024,
+  ) {}
+
+  get(key: string, crc: number): Buffer | undefined {
+    const kept = this.bodies.get(key);
+    if (!kept || kept.crc !== crc) return undefined;
+    this.bodies.delete(key); // most recently used last
+    this.bodies.set(key, kept);
+    return kept.body;
+  }
+
+  set(key: string, crc: number, body: Buffer): void {
+    if (body.length > this.maxBodyBytes) return;
+    const old = this.bodies.get(key);
+    if (old) {
+      this.bodies.delete(key);
+      this.bytes -= old.body.length;
+    }
+    this.bodies.set(key, { crc, body });
+    this.bytes += body.length;
+    for (const [oldest, kept] of this.bodies) {
+      if (this.bytes <= this.maxBytes) break;
+      this.bodies.delete(oldest);
+      this.bytes -= kept.body.length;
+    }
+  }
+}
