@@ -40,7 +40,8 @@ async function commandStats(redis: Redis): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const line of (await redis.info('commandstats')).split('\n')) {
     const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m?.[1] && m[2] && m[1] !== 'info' && m[1] !== 'config' && !m[1].startsWith('pubsub')) counts[m[1]] = Number(m[2]);
+    if (m?.[1] && m[2] && m[1] !== 'info' && m[1] !== 'config' && !m[1].startsWith('pubsub'))
+      counts[m[1]] = Number(m[2]);
   }
   return counts;
 }
