@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CacheOptions } from '../../src/index.js';
+import { compiledFixture } from './compiled.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
 
@@ -57,7 +58,7 @@ async function startReplica(
   upstreamUrl: string,
   library?: 'ioredis' | 'node-redis',
 ): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+  const child = spawn(process.execPath, [compiledFixture(WORKER)], {
     env: {
       ...process.env,
       REDIS_PORT: String(redisPort),
@@ -117,7 +118,7 @@ export async function coldStartFleet(
       { length: count },
       (_, i) =>
         new Promise<WorkerResult[]>((resolve, reject) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', COLD_WORKER], {
+          const child = spawn(process.execPath, [compiledFixture(COLD_WORKER)], {
             env: {
               ...process.env,
               REDIS_PORT: String(redisPort),

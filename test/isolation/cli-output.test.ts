@@ -103,8 +103,13 @@ describe('the CLI on hostile stored data', () => {
 
   it('tail: a hostile PUBLISH is printed escaped', async () => {
     const admin = await servers.client();
-    const tailing = cli(['tail', '--for', '1500']);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    const tailing = cli(['tail', '--for', '4000']);
+    // Published once the CLI is subscribed (the server counts its subscription), however slow its start.
+    for (let i = 0; i < 200; i++) {
+      const [, subscribers] = (await admin.call('PUBSUB', 'NUMSUB', `${prefix}invalidate`)) as [string, number];
+      if (subscribers > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     await admin.publish(`${prefix}invalidate`, `${HOSTILE}\n${plantedKey}\n^${prefix}{x}\t${HOSTILE}`);
     const { stdout } = await tailing;
     expect(stdout).toMatch(/write/);
