@@ -176,5 +176,7 @@ export interface CostRow {
   commandsPerHit: number;
   /** The miss commands by name (over all the misses). */
   missCommands: Record<string, number>;
+  /** The hit commands by name (over all the hits). */
+  hitCommands: Record<string, number>;
   hits: number;
 }

@@ -58,12 +58,13 @@ export async function cost(ctx: ScenarioContext): Promise<CostRow[]> {
           commandsPerMiss: Math.round((total(missCommands) / n) * 100) / 100,
           commandsPerHit: Math.round((total(hitCommands) / n) * 100) / 100,
           missCommands,
+          hitCommands,
           hits: contender.outcomes.hit,
         });
         ctx.progress.line(
           'cost',
           `${body.label} ${contender.label}: ${rows.at(-1)?.memoryPerEntry} B per entry (value ${valueBytes} B), ` +
-            `${rows.at(-1)?.commandsPerMiss} commands per miss, ${rows.at(-1)?.commandsPerHit} per hit`,
+            `${rows.at(-1)?.commandsPerMiss} commands per miss, ${rows.at(-1)?.commandsPerHit} per hit ${JSON.stringify(hitCommands)}`,
         );
         if (contender.outcomes.hit !== n)
           ctx.anomalies.push(`cost ${bodyId} ${id}: ${contender.outcomes.hit} hits of ${n}`);

@@ -6,16 +6,17 @@ import type { UpstreamHead } from '../request/upstream.js';
 import type { StoreGuard } from '../stores/guard/guard.js';
 import { FAILED, type Failed } from '../stores/guard/guard.js';
 import type { FillWrite } from '../stores/types.js';
+import { forgetOlderHalf } from './bounded.js';
 import { compressBody, PlainBodies } from './compress.js';
 import { bodyToBytes, decodeEntry, type Entry, type EntryMeta, encodeEntry } from './entry.js';
 import { freshness, storeTtlMs } from './freshness.js';
 import { type RequestKeys, tagIndexKey } from './key.js';
 import { entryIndexes } from './variants.js';
 
-/** Most keys {@link EntryStore} remembers as present; it starts over when full. */
+/** Most keys {@link EntryStore} remembers as present; the older half is forgotten when full. */
 const PRESENT_MAX = 10_000;
 
-/** Most keys whose decoded metadata {@link EntryStore} keeps; it starts over when full. */
+/** Most keys whose decoded metadata {@link EntryStore} keeps; the older half is forgotten when full. */
 const METAS_MAX = 2_000;
 
 /**
@@ -90,7 +91,7 @@ export class EntryStore {
       return;
     }
     if (present.has(keys.entry)) return;
-    if (present.size >= PRESENT_MAX) present.clear();
+    if (present.size >= PRESENT_MAX) forgetOlderHalf(present);
     present.add(keys.entry);
   }
 
@@ -109,7 +110,7 @@ export class EntryStore {
     const known = metas.get(keys.entry);
     const entry = decodeEntry(raw, keys, known, true, this.plainBodies);
     if (entry.meta && entry.meta !== known) {
-      if (metas.size >= METAS_MAX && !known) metas.clear();
+      if (metas.size >= METAS_MAX && !known) forgetOlderHalf(metas);
       metas.set(keys.entry, entry.meta);
     }
     return entry;

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import axios, { type AxiosRequestConfig } from 'axios';
 import { escapeGlob } from '../stores/glob.js';
+import { forgetOlderHalf } from './bounded.js';
 
 /**
  * The keys of one cached request. They all share the Redis Cluster hash tag `{rid}`, so one script (or
@@ -113,7 +114,15 @@ export function requestKeys(
   const simple = customKey === undefined && config.params == null && (config.data == null || config.data === '');
   const memoKey = simple ? `${method}\u0000${config.baseURL}\u0000${config.url}\u0000${config.allowAbsoluteUrls}` : '';
   const known = simple ? URL_MEMO.get(memoKey) : undefined;
-  if (known) return finish(config, prefix, varyHeaders, known, adapter, true);
+  if (known) {
+    // Moved to the newer end before it could reach the older half (forgotten when the memo is full).
+    if (memoAdded - known.added >= URL_MEMO_KEEP) {
+      URL_MEMO.delete(memoKey);
+      URL_MEMO.set(memoKey, known);
+      known.added = memoAdded++;
+    }
+    return finish(config, prefix, varyHeaders, known, adapter, true);
+  }
   const wire = wireUrl(config);
   if (wire === null) return null;
   const url = new URL(wire, 'http://localhost/');
@@ -134,9 +143,10 @@ export function requestKeys(
     // The query exactly as it goes on the wire (order kept: `?a=1&a=2` is not `?a=2&a=1`).
     rid = body === undefined ? hash128(label, url.search) : hash128(label, url.search, body);
   }
-  const parsed: ParsedRequest = { rid, label, username: url.username, password: url.password };
+  const parsed: ParsedRequest = { rid, label, username: url.username, password: url.password, added: 0 };
   if (simple) {
-    if (URL_MEMO.size >= URL_MEMO_MAX) URL_MEMO.clear();
+    if (URL_MEMO.size >= URL_MEMO_MAX) forgetOlderHalf(URL_MEMO);
+    parsed.added = memoAdded++;
     URL_MEMO.set(memoKey, parsed);
   }
   return finish(config, prefix, varyHeaders, parsed, adapter, simple);
@@ -169,10 +179,21 @@ interface ParsedRequest {
   password: string;
   /** The keys of the request without a variant (`vid` `_`), under the prefix they were made for. */
   plain?: { prefix: string; vid: string; keys: RequestKeys };
+  /** When it was added to the memo, or moved to its newer end (`memoAdded` then). */
+  added: number;
 }
 
 const URL_MEMO = new Map<string, ParsedRequest>();
 const URL_MEMO_MAX = 5000;
+/** How many URLs were added to the memo (or moved to its newer end) so far. */
+let memoAdded = 0;
+/**
+ * A URL asked for again at least this many additions after it was added (or last moved) is moved to the
+ * memo's newer end: a URL in use never reaches the older half, which is what a full memo forgets. Hot URLs
+ * keep their keys and the caches on them (`presentIn` above all: a key that loses it is read once more with
+ * the fill lease folded in — a script where a GET would do); each is moved at most once per 2,000 others.
+ */
+const URL_MEMO_KEEP = 2000;
 
 function finish(
   config: KeyedConfig,

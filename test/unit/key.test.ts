@@ -401,3 +401,21 @@ describe('identity outside the credential headers', () => {
     expect(requestKeys({ url: 'data:text/plain;base64,MTIz' }, PREFIX, VARY, undefined)).toBeNull();
   });
 });
+
+describe('the URL memo when it fills up', () => {
+  it('keeps the keys of the URLs requested lately (their caches, such as presentIn, with them)', () => {
+    const recent = keysOf({ url: 'http://memo.test/recent' });
+    expect(recent.memo).toBe(true);
+    const hint = {};
+    recent.presentIn = hint;
+    // Thousands of other URLs, enough to fill the memo more than once; the recent one asked now and then.
+    for (let i = 0; i < 12_000; i++) {
+      keysOf({ url: `http://memo.test/other/${i}` });
+      if (i % 1000 === 0) expect(keysOf({ url: 'http://memo.test/recent' })).toBe(recent);
+    }
+    expect(keysOf({ url: 'http://memo.test/recent' }).presentIn).toBe(hint);
+    // One not asked since the start is forgotten: new keys, no hint (a hint only: the read still works).
+    const old = keysOf({ url: 'http://memo.test/other/0' });
+    expect(old.presentIn).toBeUndefined();
+  });
+});
