@@ -5,7 +5,8 @@
  *   node --import tsx bench/profile-summary.ts bench/.profiles/<file>.cpuprofile
  *
  * Starts its own redis-server and upstream, warms 128 keys, then keeps 64 hits in flight (`--concurrency N`),
- * through our cache (`--contender ours-l1`, or any other contender of the bench, for comparison). `--misses`:
+ * through our cache (`--contender ours-l1`, or any other contender of the bench, for comparison; `--keys N`
+ * warm keys instead of 128). `--misses`:
  * every request to a new URL instead (the miss path: lookup, upstream call, write).
  */
 import { readFileSync } from 'node:fs';
@@ -28,16 +29,31 @@ const body = BODIES[bodyArg as BodyId];
 const concurrency = Number(arg('--concurrency') ?? 64);
 const contenderArg = arg('--contender') ?? 'ours';
 const misses = argv.includes('--misses');
+/** Warm keys cycled through (`--keys`, 128): enough 20 KB compressed entries (over 16 MiB decompressed) defeat the reuse of decompressed bodies. */
+const warmKeys = Number(arg('--keys') ?? 128);
 let seq = 0;
 if (
   !(
-    ['ours', 'ours-node-redis', 'no-cache', 'ours-l1', 'ours-http', 'aci-redis', 'raw-get', 'noop-axios'] as const
+    [
+      'ours',
+      'ours-raw',
+      'ours-node-redis',
+      'no-cache',
+      'ours-l1',
+      'ours-http',
+      'aci-redis',
+      'raw-get',
+      'noop-axios',
+    ] as const
   ).includes(contenderArg as 'ours')
 ) {
-  throw new Error('--contender: ours, ours-l1, ours-http, aci-redis, raw-get or noop-axios');
+  throw new Error(
+    '--contender: ours, ours-raw, ours-node-redis, ours-l1, ours-http, no-cache, aci-redis, raw-get or noop-axios',
+  );
 }
 const contenderId = contenderArg as
   | 'ours'
+  | 'ours-raw'
   | 'ours-node-redis'
   | 'no-cache'
   | 'ours-l1'
@@ -60,7 +76,7 @@ if (!argv.includes('--no-pin')) process.stderr.write(`${pinProcesses(redis.pid, 
 const upstream = await startUpstream();
 try {
   const ours = await createContender(contenderId, { upstreamUrl: upstream.url, redis, ttlSeconds: 600 });
-  const keys = Array.from({ length: 128 }, (_, i) => `k${i}`);
+  const keys = Array.from({ length: warmKeys }, (_, i) => `k${i}`);
   for (const key of keys) await ours.get(body, key);
   const warmCalls = upstream.calls(contenderId);
   // A short unmeasured run so the profile shows the optimised steady state.

@@ -224,6 +224,48 @@ function targetLines(results: Results): string[] {
     added.push(`upstream ${ours.latencyMs} ms ${signed(d)} ms ${d <= 1 ? '✓' : '✗'}`);
   }
   if (added.length) out.push(`- A miss adds at the median, vs no cache (target ≤ 1 ms): ${added.join(', ')}`);
+  const missRates: string[] = [];
+  for (const ours of misses.filter((r) => r.contender.startsWith('ours') && r.concurrency === 64)) {
+    const aci = misses.find(
+      (r) => r.contender === 'aci-redis' && r.concurrency === 64 && r.latencyMs === ours.latencyMs,
+    );
+    if (!aci) continue;
+    const x = roundRatio(ours, aci);
+    missRates.push(`${ours.label} ${x.toFixed(2)}× ${x >= 1 ? '✓' : '✗'}`);
+  }
+  if (missRates.length)
+    out.push(`- Misses ×64 vs axios-cache-interceptor + Redis (target ≥ 1.0×): ${missRates.join(', ')}`);
+  const zipf = results.zipf.find((r) => r.contender === 'ours');
+  if (zipf?.ratioToPeer != null)
+    out.push(
+      `- Zipf vs axios-cache-interceptor + Redis (target ≥ 1.0×): ${zipf.ratioToPeer.toFixed(2)}× ${zipf.ratioToPeer >= 1 ? '✓' : '✗'}`,
+    );
+  out.push(...costTargets(results.cost));
+  return out;
+}
+
+/** The cost targets: commands per cold miss, memory of a small entry against the peer's, compression. */
+function costTargets(cost: readonly CostRow[]): string[] {
+  const out: string[] = [];
+  const row = (contender: string, body: string) => cost.find((r) => r.contender === contender && r.body === body);
+  const ours = cost.filter((r) => r.contender === 'ours');
+  if (ours.length) {
+    const most = Math.max(...ours.map((r) => r.commandsPerMiss));
+    out.push(`- Redis commands per cold miss (target ≤ 8): ${most} ${most <= 8 ? '✓' : '✗'}`);
+  }
+  const small = row('ours', 'json-0.5k');
+  const smallPeer = row('aci-redis', 'json-0.5k');
+  if (small && smallPeer) {
+    const x = small.memoryPerEntry / smallPeer.memoryPerEntry;
+    out.push(`- Redis memory per 0.5 KB entry vs the peer's (target ≤ 1.1×): ${x.toFixed(2)}× ${x <= 1.1 ? '✓' : '✗'}`);
+  }
+  const compressed = row('ours', 'json-20k');
+  if (compressed) {
+    const x = compressed.valueBytes / compressed.bodyBytes;
+    out.push(
+      `- A 20 KB JSON entry compressed, vs the body's size (target ≤ 0.35×): ${x.toFixed(2)}× ${x <= 0.35 ? '✓' : '✗'}`,
+    );
+  }
   return out;
 }
 
