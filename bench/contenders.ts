@@ -129,8 +129,16 @@ async function ours(
     : await ctx.redis.connect(`bench-${id}`).then((c) => [c, () => c.disconnect()] as const);
   const agent = new http.Agent({ keepAlive: true });
   const freshness = http9111 ? { httpSemantics: true, fallbackTtl: ctx.ttlSeconds } : { ttl: ctx.ttlSeconds };
+  // What the cache swallowed, by kind: printed when the contender closes, so that a row's store errors or
+  // timeouts (listed under Anomalies) come with their causes in the bench's log.
+  const errorKinds = new Map<string, number>();
   const api = withCache(httpInstance(ctx, agent), {
     store: redis,
+    onError: (error, { operation }) => {
+      const cause = error.cause instanceof Error ? ` ← ${error.cause.name}: ${error.cause.message.slice(0, 100)}` : '';
+      const kind = `${operation} ${error.code}${cause}`;
+      errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+    },
     ...freshness,
     ...(l1 ? { l1: {} } : {}),
     // Without compression (it is on by default for bodies of 16 KiB and more).
@@ -155,6 +163,10 @@ async function ours(
       await closeCache(api);
       agent.destroy();
       disconnect();
+      if (errorKinds.size > 0) {
+        const kinds = [...errorKinds].map(([kind, n]) => `${n} × ${kind}`).join('; ');
+        process.stderr.write(`[bench] ${LABELS[id]}: errors the cache reported: ${kinds}\n`);
+      }
     },
   };
 }
