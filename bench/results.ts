@@ -10,6 +10,8 @@ export interface Results {
   machine: Machine;
   settings: Settings;
   hits: MeasuredRow[];
+  /** The labelled extra of the hits scenario: one hot URL, 64 in flight (coalescing, not the store). */
+  hotHits?: MeasuredRow[];
   misses: MeasuredRow[];
   zipf: ZipfRow[];
   herd: HerdRow[];

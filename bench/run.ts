@@ -200,7 +200,11 @@ async function main(): Promise<void> {
     };
     await redis.flush();
     const cpuStart = await cpuSnapshot(redis);
-    if (args.only.includes('hits')) results.hits = await hits(ctx);
+    if (args.only.includes('hits')) {
+      const measured = await hits(ctx);
+      results.hits = measured.rows;
+      results.hotHits = measured.hot;
+    }
     if (args.only.includes('misses')) results.misses = await misses(ctx);
     if (args.only.includes('zipf')) results.zipf = await zipf(ctx);
     if (args.only.includes('herd')) results.herd = await herd(ctx);
