@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evict, withCache } from '../../src/index.js';
 import { closeClients, ON, storeClient } from '../helpers/clients.js';
+import { commandCounts } from '../helpers/command-stats.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -39,11 +40,7 @@ async function commandStats(work: () => Promise<unknown>): Promise<Record<string
   await admin.config('RESETSTAT');
   await work();
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const counted: Record<string, number> = {};
-  for (const line of (await admin.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m?.[1] && !['config|resetstat', 'info'].includes(m[1])) counted[m[1]] = Number(m[2]);
-  }
+  const counted = await commandCounts(admin);
   console.log(`[cost${ON}] ${JSON.stringify(counted)}`);
   return counted;
 }

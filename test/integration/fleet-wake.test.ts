@@ -9,42 +9,26 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheError, getCacheStats, withCache } from '../../src/index.js';
 import { closeClients, LIBRARY, ON, storeClient } from '../helpers/clients.js';
+import { commandCounts } from '../helpers/command-stats.js';
 import { coldStartFleet, type Replica, startFleet, stopFleet, type WorkerResult } from '../helpers/fleet.js';
 import { monitor } from '../helpers/monitor.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { slowEcho, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
+import { slowEcho, type Upstream } from '../helpers/upstream.js';
 
+const servers = useRedisAndUpstream();
 let server: RedisServer;
 let admin: Redis;
 let upstream: Upstream;
 
 beforeAll(async () => {
-  server = await startRedis();
-  admin = server.client();
+  server = servers.server;
+  upstream = servers.upstream;
+  admin = await servers.client();
   admin.on('error', () => {});
-  await ready(admin);
-  upstream = await startUpstream();
-});
-
-afterAll(async () => {
-  admin.disconnect();
-  await closeClients();
-  await upstream.close();
-  await server.stop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every command the server ran (those inside scripts too), by name, from `INFO commandstats`. */
-async function commandStats(redis: Redis): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const line of (await redis.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m?.[1] && m[2] && m[1] !== 'info' && m[1] !== 'config' && !m[1].startsWith('pubsub'))
-      counts[m[1]] = Number(m[2]);
-  }
-  return counts;
-}
 
 /**
  * Wait until no process is subscribed to a lease channel any more: a worker answers its caller before its
@@ -81,7 +65,7 @@ describe(`waiting processes are woken by the holder's write${ON}`, () => {
     const sent = log.commands().map(([name]) => name);
     await log.stop();
     await leaseChannelsClosed(admin);
-    const counts = await commandStats(admin);
+    const counts = await commandCounts(admin);
     const all = results.flat();
     expect(all.every((r) => r.ok)).toBe(true);
     expect(upstream.calls('/wake/one')).toBe(1);
@@ -133,7 +117,7 @@ describe(`waiting processes are woken by the holder's write${ON}`, () => {
     const after = await Promise.all(fleet.map((r) => r.run('/wake/after-lost', 10, { defaults: true })));
     expect(after.flat().every((r) => r.ok)).toBe(true);
     expect(upstream.calls('/wake/after-lost')).toBe(1);
-    expect((await commandStats(admin)).subscribe).toBe(3);
+    expect((await commandCounts(admin)).subscribe).toBe(3);
   });
 });
 

@@ -1,8 +1,6 @@
 import axios, { type AxiosResponse } from 'axios';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeEntry, TTL_POLICY } from '../../src/entries/entry.js';
-import { NO_VARY } from '../../src/entries/vary.js';
 import {
   type CacheError,
   CacheOptionError,
@@ -13,6 +11,7 @@ import {
   withCache,
 } from '../../src/index.js';
 import { closeClients, storeClient } from '../helpers/clients.js';
+import { entryBytes } from '../helpers/entries.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { bulkReply, startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -272,25 +271,12 @@ describe('values planted in Redis', () => {
     const key = (await api.get('/item/y')).cache?.key as string;
     await storedValue(key);
     const now = Date.now();
-    const planted = encodeEntry(
-      {
-        status: 200,
-        statusText: 'OK',
-        headers: { 'content-type': 'application/json', 'set-cookie': ['session=attacker'] },
-        createdAt: now,
-        freshUntil: now + 60_000,
-        fetchMs: 1,
-        tags: [],
-        bodyKind: 'string',
-        blobType: '',
-        redirects: 0,
-        finalUrl: '',
-        policy: TTL_POLICY,
-        vary: NO_VARY,
-        body: Buffer.from('{"who":"anonymous","path":"/item/y"}'),
-      },
-      key,
-    );
+    const planted = entryBytes(key, {
+      headers: { 'content-type': 'application/json', 'set-cookie': ['session=attacker'] },
+      createdAt: now,
+      freshUntil: now + 60_000,
+      body: Buffer.from('{"who":"anonymous","path":"/item/y"}'),
+    });
     await admin.set(key, planted, 'PX', 60_000);
     const hit = await api.get('/item/y');
     expect(hit.cache?.status).toBe('hit');

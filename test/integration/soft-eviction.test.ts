@@ -17,34 +17,28 @@ import {
   type RedisClient,
   withCache,
 } from '../../src/index.js';
-import { closeClients, ON, storeClient } from '../helpers/clients.js';
+import { ON, storeClient } from '../helpers/clients.js';
 import { type Replica, startFleet, stopFleet } from '../helpers/fleet.js';
-import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
-import { echoJson, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { useRedisAndUpstream } from '../helpers/suite.js';
+import { echoJson, type Upstream } from '../helpers/upstream.js';
 
+const servers = useRedisAndUpstream();
 let server: RedisServer;
 let admin: Redis;
 let client: RedisClient;
 let upstream: Upstream;
 
 beforeAll(async () => {
-  server = await startRedis();
-  admin = server.client();
+  server = servers.server;
+  upstream = servers.upstream;
+  admin = await servers.client();
   admin.on('error', () => {});
-  await ready(admin);
-  client = (await storeClient(server.port)).store;
-  upstream = await startUpstream();
+  client = await servers.store();
 });
 
 // Each test answers as it needs; a failed one must not leave its upstream behind for the next.
 beforeEach(() => upstream.handle(echoJson));
-
-afterAll(async () => {
-  admin.disconnect();
-  await closeClients();
-  await upstream.close();
-  await server.stop();
-});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

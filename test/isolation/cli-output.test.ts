@@ -2,10 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TTL_POLICY } from '../../src/entries/entry.js';
-import { encodeEntry } from '../../src/entries/format.js';
-import { NO_VARY } from '../../src/entries/vary.js';
 import { withCache } from '../../src/index.js';
+import { entryBytes } from '../helpers/entries.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 
 /**
@@ -54,25 +52,12 @@ describe('the CLI on hostile stored data', () => {
     // Planted values: a crafted key, status text, header names and values, tags.
     const admin = await servers.client();
     plantedKey = `${prefix}{planted0000000000000000}:_:GET http://evil.example/${HOSTILE}`;
-    const value = encodeEntry(
-      {
-        status: 200,
-        statusText: `OK ${HOSTILE}`,
-        headers: { [`x-${HOSTILE}`]: HOSTILE, etag: `"${HOSTILE}"` },
-        createdAt: Date.now(),
-        freshUntil: Date.now() + 60_000,
-        fetchMs: 1,
-        tags: [HOSTILE, `tag\n${HOSTILE}`],
-        bodyKind: 'string',
-        blobType: '',
-        redirects: 0,
-        finalUrl: '',
-        vary: NO_VARY,
-        policy: TTL_POLICY,
-        body: Buffer.from(HOSTILE),
-      },
-      plantedKey,
-    );
+    const value = entryBytes(plantedKey, {
+      statusText: `OK ${HOSTILE}`,
+      headers: { [`x-${HOSTILE}`]: HOSTILE, etag: `"${HOSTILE}"` },
+      tags: [HOSTILE, `tag\n${HOSTILE}`],
+      body: Buffer.from(HOSTILE),
+    });
     await admin.set(plantedKey, value, 'PX', 60_000);
     // An instance report with a hostile id.
     await admin.set(

@@ -1,10 +1,7 @@
 import axios from 'axios';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TTL_POLICY } from '../../src/entries/entry.js';
-import { encodeEntry } from '../../src/entries/format.js';
 import { tagIndexKey } from '../../src/entries/key.js';
-import { NO_VARY } from '../../src/entries/vary.js';
 import {
   type CacheError,
   CacheOptionError,
@@ -16,6 +13,7 @@ import {
   withCache,
 } from '../../src/index.js';
 import { storeClient, synced } from '../helpers/clients.js';
+import { entryBytes } from '../helpers/entries.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 
 /**
@@ -167,25 +165,9 @@ describe('another key’s entry planted under a hot key', () => {
     await synced(client);
     const before = reconnects();
     // A valid entry — of another key — written under the hot key, again and again.
-    const foreign = encodeEntry(
-      {
-        status: 200,
-        statusText: 'OK',
-        headers: {},
-        createdAt: Date.now(),
-        freshUntil: Date.now() + 60_000,
-        fetchMs: 1,
-        tags: [],
-        bodyKind: 'string',
-        blobType: '',
-        redirects: 0,
-        finalUrl: '',
-        vary: NO_VARY,
-        policy: TTL_POLICY,
-        body: Buffer.from('{"path":"/secret"}'),
-      },
-      `${hot.slice(0, hot.indexOf('}:') + 2)}_:GET http://elsewhere/secret`,
-    );
+    const foreign = entryBytes(`${hot.slice(0, hot.indexOf('}:') + 2)}_:GET http://elsewhere/secret`, {
+      body: Buffer.from('{"path":"/secret"}'),
+    });
     const wrong: string[] = [];
     for (let round = 0; round < 10; round++) {
       await admin.set(hot, foreign, 'PX', 60_000);

@@ -4,7 +4,7 @@
  */
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry, TTL_POLICY } from '../../src/entries/entry.js';
+import { decodeEntry } from '../../src/entries/entry.js';
 import { ENTRY_HEADER } from '../../src/entries/format.js';
 import {
   clearCache,
@@ -17,34 +17,17 @@ import {
 } from '../../src/index.js';
 import { LocalLayer } from '../../src/local/l1.js';
 import { readStamp, STAMP_CHECK, STAMP_OFFSET, stamped } from '../../src/stores/stamp.js';
+import { entryBytes } from '../helpers/entries.js';
 
 const KEY = { entry: 'p:{rid}:_:GET http://api.test/x', label: 'GET http://api.test/x' };
 
-function entryBytes(freshUntil = Date.now() + 60_000): Buffer {
-  return encodeEntry(
-    {
-      status: 200,
-      statusText: 'OK',
-      headers: { 'content-type': 'text/plain' },
-      createdAt: Date.now(),
-      freshUntil,
-      fetchMs: 1,
-      tags: [],
-      bodyKind: 'string',
-      blobType: '',
-      redirects: 0,
-      finalUrl: '',
-      vary: { names: [], fingerprint: '' },
-      policy: TTL_POLICY,
-      body: Buffer.from('hello'),
-    },
-    KEY.entry,
-  );
+function storedHello(freshUntil = Date.now() + 60_000): Buffer {
+  return entryBytes(KEY.entry, { headers: { 'content-type': 'text/plain' }, freshUntil, body: Buffer.from('hello') });
 }
 
 describe('the soft-eviction stamp', () => {
   it('is all zeros in a new entry: not soft-evicted', () => {
-    const bytes = entryBytes();
+    const bytes = storedHello();
     expect(readStamp(bytes)).toBeNull();
     expect(decodeEntry(bytes, KEY).softEvicted).toBeUndefined();
   });
@@ -52,7 +35,7 @@ describe('the soft-eviction stamp', () => {
   it('marks an entry stale from a time, for a grace window, and decodes as stale from then', () => {
     const freshUntil = Date.now() + 60_000;
     const staleAt = Date.now() - 1000;
-    const marked = stamped(entryBytes(freshUntil), ENTRY_HEADER, staleAt, 30_000) as Uint8Array;
+    const marked = stamped(storedHello(freshUntil), ENTRY_HEADER, staleAt, 30_000) as Uint8Array;
     expect(readStamp(marked)).toEqual({ staleAt, graceUntil: staleAt + 30_000 });
     const entry = decodeEntry(marked, KEY);
     expect(entry.freshUntil).toBe(staleAt); // never fresher than it was, stale from the eviction
@@ -60,7 +43,7 @@ describe('the soft-eviction stamp', () => {
   });
 
   it('keeps the earlier stale time and the earlier end of grace when marked again', () => {
-    const first = stamped(entryBytes(), ENTRY_HEADER, 1_000_000, 5_000) as Uint8Array;
+    const first = stamped(storedHello(), ENTRY_HEADER, 1_000_000, 5_000) as Uint8Array;
     expect(readStamp(stamped(first, ENTRY_HEADER, 2_000_000, 60_000) as Uint8Array)).toEqual({
       staleAt: 1_000_000,
       graceUntil: 1_005_000,
@@ -72,7 +55,7 @@ describe('the soft-eviction stamp', () => {
   });
 
   it('leaves a value that is not an entry of this version alone, and never changes the original', () => {
-    const original = entryBytes();
+    const original = storedHello();
     const copy = Buffer.from(original);
     expect(stamped(Buffer.from('not an entry, long enough to hold a stamp'), ENTRY_HEADER, 1, 1)).toBeNull();
     const older = Buffer.from(original);
@@ -83,7 +66,7 @@ describe('the soft-eviction stamp', () => {
   });
 
   it('is checked: a changed stamp makes the entry a miss, as any changed byte does', () => {
-    const marked = Buffer.from(stamped(entryBytes(), ENTRY_HEADER, Date.now(), 1000) as Uint8Array);
+    const marked = Buffer.from(stamped(storedHello(), ENTRY_HEADER, Date.now(), 1000) as Uint8Array);
     marked[STAMP_OFFSET + 9] = (marked[STAMP_OFFSET + 9] as number) ^ 1; // the grace, longer
     expect(readStamp(marked)).toBe('changed');
     expect(() => decodeEntry(marked, KEY)).toThrow(/stamp does not check/);
@@ -91,7 +74,7 @@ describe('the soft-eviction stamp', () => {
 
   it('uses the check the Lua script computes (bit.bxor of the words and 1515870810, signed)', () => {
     expect(STAMP_CHECK).toBe(1515870810);
-    const marked = stamped(entryBytes(), ENTRY_HEADER, 0x1_2345_6789, 0xfedc) as Uint8Array;
+    const marked = stamped(storedHello(), ENTRY_HEADER, 0x1_2345_6789, 0xfedc) as Uint8Array;
     const view = Buffer.from(marked);
     const [hi, lo, grace] = [0, 4, 8].map((o) => view.readUInt32BE(STAMP_OFFSET + o)) as [number, number, number];
     expect(view.readInt32BE(STAMP_OFFSET + 12)).toBe(hi ^ lo ^ grace ^ 1515870810);
@@ -198,7 +181,7 @@ describe('soft eviction on the memory store', () => {
 });
 
 describe('l1 grace copies', () => {
-  const entry = (freshUntil: number) => decodeEntry(entryBytes(freshUntil), KEY);
+  const entry = (freshUntil: number) => decodeEntry(storedHello(freshUntil), KEY);
 
   it('keeps a copy past its freshness for grace only: never served as fresh, given while within grace', () => {
     const l1 = new LocalLayer({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 1000, graceMs: 5000 });
