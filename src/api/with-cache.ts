@@ -63,7 +63,7 @@ export function withCache(instance: AxiosInstance, options?: CacheOptions): Cach
     adapterKind,
     httpKeyKind: `${adapterKind}+http`,
     guard,
-    entries: new EntryStore(guard, counters),
+    entries: new EntryStore(guard, counters, resolved.maxEntryBytes),
     flights: new FlightMap(adapterKind, copy),
     refreshing: new Set(),
     refreshQueue: new RefreshQueue(REFRESH_CONCURRENCY, REFRESH_QUEUE),

@@ -52,6 +52,12 @@ export class PlainBodies {
   constructor(
     private readonly maxBytes = 16 * 1024 * 1024,
     private readonly maxBodyBytes = 1024 * 1024,
+    /**
+     * The largest body the instance decompresses (its `maxEntryBytes`: it stores no larger body itself): an
+     * entry that says it holds more is a miss, so that a small planted value cannot make every reader
+     * allocate hundreds of megabytes (a compression bomb).
+     */
+    readonly maxPlainBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   get(key: string, crc: number): Buffer | undefined {

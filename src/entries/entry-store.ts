@@ -37,14 +37,18 @@ export class EntryStore {
   /** The metadata last decoded for each recently read key (bounded). */
   private readonly metas = new Map<string, EntryMeta>();
   /** Bodies of compressed entries read lately, decompressed (see `PlainBodies`). */
-  private readonly plainBodies = new PlainBodies();
+  private readonly plainBodies: PlainBodies;
   /** Keys whose reads answered another key's entry, being read again (see `confirmOutOfStep`). */
   private readonly checking = new Set<string>();
 
   constructor(
     readonly guard: StoreGuard,
     private readonly counters: Counters,
-  ) {}
+    /** The instance's `maxEntryBytes`: no body larger than that is stored, nor decompressed when read. */
+    maxEntryBytes = Number.POSITIVE_INFINITY,
+  ) {
+    this.plainBodies = new PlainBodies(undefined, undefined, maxEntryBytes);
+  }
 
   /** Read and decode the entry of a request. `null` for a miss, a store failure or an unusable value. */
   async read(keys: RequestKeys): Promise<Entry | null> {
@@ -211,7 +215,9 @@ export async function writeEntry(
   if (minimumBytes(data) > options.maxEntryBytes) return unstorable;
   const converted = bodyToBytes(data);
   const body = converted instanceof Promise ? await converted : converted;
-  if (!body) return unstorable;
+  // A body larger than maxEntryBytes is not stored even when it would compress below it: readers do not
+  // decompress more than that (see PlainBodies.maxPlainBytes).
+  if (!body || body.bytes.length > options.maxEntryBytes) return unstorable;
   const tags = entryTags(request.tags, options.tagHeader ? head.headers[options.tagHeader] : undefined);
   if (tags === null) return unstorable;
   // Large bodies compressed (`compress`, per request or the instance's): the entry records how.

@@ -182,6 +182,13 @@ export function decodeEntry(
   let body: Buffer = storedBytes;
   if (meta.encoding) {
     const plainBytes = meta.plainBytes ?? 0;
+    if (plain && plainBytes > plain.maxPlainBytes) {
+      throw new CacheEntryError(
+        `the body is ${plainBytes} bytes decompressed, more than maxEntryBytes (${plain.maxPlainBytes})`,
+        label,
+        'format',
+      );
+    }
     const reused = key ? plain?.get(key.entry, meta.bodyCrc) : undefined;
     if (reused && reused.length === plainBytes) {
       body = reused;

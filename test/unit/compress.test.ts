@@ -124,6 +124,30 @@ describe('compress through a cached instance', () => {
     expect(getCacheStore(reader)).toBe(store);
   });
 
+  it('an entry that says it holds more than the reader’s maxEntryBytes decompressed is a miss, never inflated', async () => {
+    const store = new MemoryStore();
+    const up = upstream();
+    // The writer allows bodies of 1 MiB; the reader only 20,000 bytes: BIG (over 20,000) is not its to inflate.
+    const writer = withCache(axios.create({ baseURL: 'http://api.test', adapter: up.adapter }), { store });
+    const errors: string[] = [];
+    const reader = withCache(axios.create({ baseURL: 'http://api.test', adapter: up.adapter }), {
+      store,
+      maxEntryBytes: 20_000,
+      onError: (error) => errors.push(error.message),
+    });
+    expect(BIG.length).toBeGreaterThan(20_000);
+    const first = await writer.get('/big');
+    const stored = (await store.get(first.cache?.key as string)) as Uint8Array;
+    expect(stored.byteLength).toBeLessThan(20_000); // small enough as stored: only the stated size tells
+    const read = await reader.get('/big');
+    expect([read.cache?.status, read.data]).toEqual(['miss', JSON.parse(BIG)]);
+    expect(errors.some((m) => m.includes('more than maxEntryBytes (20000)'))).toBe(true);
+    // Nor does the reader store what it would not read back, however well it compresses.
+    const again = await reader.get('/big');
+    expect(again.cache?.status).toBe('miss');
+    expect(up.seen).toEqual(['200', '200', '200']);
+  });
+
   it('a 304 renewal keeps the compressed body as it is stored', async () => {
     const store = new MemoryStore();
     const up = upstream();
