@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CacheOptions } from '../../src/index.js';
+import type { Redis } from 'ioredis';
 import { compiledFixture } from './compiled.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
@@ -146,4 +147,18 @@ export async function coldStartFleet(
 
 export function stopFleet(replicas: Replica[]): void {
   for (const r of replicas) if (r.process.exitCode === null) r.process.kill('SIGKILL');
+}
+
+/**
+ * Wait until no fill lease is held under `prefix` (the replicas use 'fleet:'): a replica answers its caller
+ * before its write has landed (the callers do not wait for writes), and the write deletes the lease in the
+ * same script. A test that reads what another process just stored waits for this first — otherwise the
+ * reader finds the lease still held and joins the fill ('coalesced') instead of reading the entry.
+ */
+export async function leasesReleased(redis: Redis, prefix = 'fleet:'): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if ((await redis.keys(`${prefix}*:lease`)).length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`fill leases under ${prefix} still held after 5 s`);
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCacheStats, withCache } from '../../src/index.js';
 import { LIBRARY } from '../helpers/clients.js';
-import { type Replica, startFleet, stopFleet, type WorkerResult } from '../helpers/fleet.js';
+import { leasesReleased, type Replica, startFleet, stopFleet, type WorkerResult } from '../helpers/fleet.js';
 import { type RedisServer, ready, startRedis } from '../helpers/redis-server.js';
 import { echoJson, slowEcho, startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -79,6 +79,7 @@ describe('4 processes × 50 concurrent requests', () => {
     upstream.handle(echoJson);
     await fleet[0]!.run('/rotating-key', 1);
     expect((await fleet[0]!.run('/rotating-key', 1))[0]?.cache).toBe('hit');
+    await leasesReleased(redis);
     expect(await fleet[3]!.evict('/rotating-key')).toBe(1);
     const [next] = await fleet[0]!.run('/rotating-key', 1);
     expect(next?.cache).toBe('miss');
@@ -201,11 +202,13 @@ describe.skipIf(LIBRARY !== 'ioredis')('a mixed fleet during a migration: 2 iore
       const path = `/mixed/${writer?.id}`;
       const [written] = (await writer?.run(path, 1)) ?? [];
       expect(written?.cache).toBe('miss');
+      await leasesReleased(redis);
       const [read] = (await reader?.run(path, 1)) ?? [];
       expect(read?.cache).toBe('hit');
       expect(read?.data).toEqual(written?.data);
     }
     // An eviction by a node-redis process is seen by an ioredis one on its next request.
+    await leasesReleased(redis);
     expect(await fleet[2]?.evict('/mixed/cold')).toBe(1);
     const [after] = (await fleet[0]?.run('/mixed/cold', 1)) ?? [];
     expect(after?.cache).toBe('miss');
