@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { CacheOptions } from '../../src/index.js';
 import type { Redis } from 'ioredis';
+import type { CacheOptions } from '../../src/index.js';
 import { compiledFixture } from './compiled.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
