@@ -3,10 +3,10 @@
  * slices — and run twice, the builds swapping places, because the position alone moves the result a few
  * percent on this machine (an A/A run read 1.04):
  *
- *   npm run build && mkdir -p scratch && cp dist/index.js scratch/before.js  # inside the project (imports resolve from there); then change
- *   npm run build && node --import tsx bench/ab-builds.ts scratch/before.js dist/index.js [hits|misses] [body] [slices] [slice ms]
+ *   npm run build && mkdir -p scratch && rm -rf scratch/before && cp -r dist scratch/before  # inside the project (imports resolve from there); then change
+ *   npm run build && node --import tsx bench/ab-builds.ts scratch/before/index.js dist/index.js [hits|misses] [body] [slices] [slice ms]
  *
- * `hits`: 64 in flight over 128 warm keys, through the bench upstream. `misses`: 64 in flight, every
+ * `hits`: 64 in flight over 128 warm keys (`AB_KEYS=N`: N), through the bench upstream. `misses`: 64 in flight, every
  * request a new URL, answered at once by a no-op base adapter (the cost of a miss without the HTTP
  * exchange). Prints, for each order, the median of B/A per-slice ratios, and their geometric mean with
  * the position bias cancelled: √(ratio with B second ÷ ratio with A second). Pins itself like the bench.
@@ -31,6 +31,8 @@ if (modeArg !== 'hits' && modeArg !== 'misses') throw new Error('mode: hits or m
 if (!isBodyId(bodyArg)) throw new Error(`body: one of ${Object.keys(BODIES).join(', ')}`);
 const body = BODIES[bodyArg];
 const CONCURRENCY = 64;
+/** Warm keys cycled through by hits (`AB_KEYS`, 128): 1,500 20 KB compressed entries defeat the reuse of decompressed bodies. */
+const warmKeys = Number(process.env.AB_KEYS ?? 128);
 
 const load = async (path: string) => (await import(pathToFileURL(resolve(path)).href)) as typeof Library;
 const builds = [await load(pathA), await load(pathB)];
@@ -73,9 +75,9 @@ async function side(lib: typeof Library, tag: string, redis: BenchRedis, upstrea
   let seq = 0;
   const get =
     modeArg === 'hits'
-      ? (i: number) => api.get(`/${tag}/${body.id}/k${i % 128}`, options)
+      ? (i: number) => api.get(`/${tag}/${body.id}/k${i % warmKeys}`, options)
       : () => api.get(`/${tag}/${body.id}/m${seq++}`, options);
-  for (let i = 0; i < 128; i++) await get(i); // warm keys (hits), or connections and scripts (misses)
+  for (let i = 0; i < (modeArg === 'hits' ? warmKeys : 128); i++) await get(i); // warm keys (hits), or connections and scripts (misses)
   return {
     get,
     async close() {

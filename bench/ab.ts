@@ -4,6 +4,7 @@
  *   npm run bench:ab -- [body] [in flight] [variants] [slices] [slice ms] [hits|misses]
  *   npm run bench:ab -- json-0.5k 64 ours,ours-unbatched,ours-autopipelining,aci-redis,noop-axios 10 300
  *   npm run bench:ab -- json-0.5k 64 ours,ours-node-redis,aci-redis,no-cache 20 500 misses
+ *   AB_KEYS=1500 npm run bench:ab -- json-20k 64 ours-raw,ours 20 400   (warm keys cycled, 128 by default)
  *
  * Variants: every bench contender (ours, ours-l1, aci-redis, raw-get, noop-axios), plus
  * - `ours-unbatched`: `new RedisStore(client, { batchReads: false })` (one GET per read);
@@ -37,6 +38,8 @@ if (!isBodyId(bodyArg)) throw new Error(`body: one of ${Object.keys(BODIES).join
 const body = BODIES[bodyArg];
 const concurrency = Number(inFlightArg);
 const names = variantsArg.split(',');
+/** Warm keys cycled through by hits (`AB_KEYS`, 128): 1,500 20 KB compressed entries defeat the reuse of decompressed bodies. */
+const warmKeys = Number(process.env.AB_KEYS ?? 128);
 
 const redis = await startRedis();
 process.stderr.write(`${pinProcesses(redis.pid, redis.own).description}\n`);
@@ -75,7 +78,7 @@ async function variant(name: string): Promise<Contender> {
 const contenders: Contender[] = [];
 try {
   for (const name of names) contenders.push(await variant(name));
-  const keys = Array.from({ length: 128 }, (_, i) => `k${i}`);
+  const keys = Array.from({ length: warmKeys }, (_, i) => `k${i}`);
   for (const c of contenders) for (const key of keys) await c.get(body, key);
   for (const c of contenders) c.resetOutcomes();
   let seq = 0;
@@ -88,7 +91,7 @@ try {
       const run = await inFlight({
         concurrency,
         durationMs: sliceMs,
-        task: (j) => c.get(body, misses ? `m${seq++}` : (keys[j % 128] as string)),
+        task: (j) => c.get(body, misses ? `m${seq++}` : (keys[j % warmKeys] as string)),
       });
       (rates[i] as number[]).push(run.rps);
     }

@@ -110,7 +110,7 @@ export const DEFAULTS = {
   ],
   shareCredentials: [] as readonly string[],
   allowSetCookie: false,
-  compress: { algorithm: 'brotli', thresholdBytes: 16 * 1024 } as Compression,
+  compress: { algorithm: 'gzip', thresholdBytes: 16 * 1024 } as Compression,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 50,
   evictTimeout: 5000,

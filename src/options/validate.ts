@@ -247,7 +247,7 @@ export function compressOption(value: unknown): ResolvedOptions['compress'] {
     throw new CacheOptionError('compress.algorithm', algorithm, "'brotli' or 'gzip'");
   }
   return {
-    algorithm: algorithm ?? DEFAULTS.compress?.algorithm ?? 'brotli',
+    algorithm: algorithm ?? DEFAULTS.compress?.algorithm ?? 'gzip',
     thresholdBytes:
       threshold === undefined
         ? (DEFAULTS.compress?.thresholdBytes ?? 16 * 1024)

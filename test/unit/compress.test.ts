@@ -35,15 +35,31 @@ function entryOf(body: Buffer) {
 }
 
 describe('compressBody and the entry format', () => {
-  it('stores a large body compressed, records how, and decodes it to the same bytes', () => {
+  it.each([
+    ['brotli', 'br'],
+    ['gzip', 'gzip'],
+  ] as const)(
+    'stores a large body compressed (%s), records how, and decodes it to the same bytes',
+    (algorithm, encoding) => {
+      const body = Buffer.from(BIG);
+      const stored = compressBody(body, { algorithm, thresholdBytes: 16 * 1024 });
+      expect(stored?.encoding).toBe(encoding);
+      const bytes = encodeEntry(entryOf(body), KEY.entry, stored);
+      expect(bytes.length).toBeLessThan(body.length * 0.35);
+      const entry = decodeEntry(bytes, KEY);
+      expect(Buffer.from(entry.body).equals(body)).toBe(true);
+      expect(entry.storedBody?.encoding).toBe(encoding);
+    },
+  );
+
+  it('decompresses to exactly the stated length, and refuses output beyond it', () => {
     const body = Buffer.from(BIG);
-    const stored = compressBody(body, { algorithm: 'brotli', thresholdBytes: 16 * 1024 });
-    expect(stored?.encoding).toBe('br');
-    const bytes = encodeEntry(entryOf(body), KEY.entry, stored);
-    expect(bytes.length).toBeLessThan(body.length * 0.35);
-    const entry = decodeEntry(bytes, KEY);
-    expect(Buffer.from(entry.body).equals(body)).toBe(true);
-    expect(entry.storedBody?.encoding).toBe('br');
+    for (const algorithm of ['brotli', 'gzip'] as const) {
+      const stored = compressBody(body, { algorithm, thresholdBytes: 1 });
+      if (!stored) throw new Error('not compressed');
+      expect(decompress(Buffer.from(stored.bytes), stored.encoding, body.length).equals(body)).toBe(true);
+      expect(() => decompress(Buffer.from(stored.bytes), stored.encoding, body.length - 1)).toThrow();
+    }
   });
 
   it('leaves small bodies, and bodies that do not shrink by a tenth, as they are', () => {
@@ -115,6 +131,8 @@ describe('compress through a cached instance', () => {
     const first = await writer.get('/big');
     const stored = (await store.get(first.cache?.key as string)) as Uint8Array;
     expect(stored.byteLength).toBeLessThan(BIG.length * 0.35);
+    // gzip by default (its member header, 1f 8b, follows the entry's head).
+    expect(Buffer.from(stored).includes(Buffer.from([0x1f, 0x8b, 0x08]))).toBe(true);
     const read = await reader.get('/big');
     expect([read.cache?.status, read.data]).toEqual(['hit', JSON.parse(BIG)]);
     // Per request: stored as it is.
