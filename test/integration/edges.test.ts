@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,7 +282,9 @@ describe('a Redis that answers, but slower than storeTimeout', () => {
         // machine, which is added to the bound (and measured here, not guessed).
         const loopDelay = monitorEventLoopDelay({ resolution: 5 }); // ms
         loopDelay.enable();
+        const eluBefore = performance.eventLoopUtilization();
         const slow = await load(2000);
+        const busyShare = performance.eventLoopUtilization(eluBefore).utilization;
         loopDelay.disable();
         const timerLateMs = loopDelay.max / 1e6;
         const during = [...storeMs].sort((a, b) => a - b);
@@ -293,7 +295,7 @@ describe('a Redis that answers, but slower than storeTimeout', () => {
         const p99 = during[Math.floor(during.length * 0.99)] ?? 0;
         console.log(
           `[slow redis ×${factor}] ${slow.requests} requests, ${slow.failed} failed, store time per request p99 ${p99.toFixed(0)} ms, ` +
-            `max ${(during.at(-1) ?? 0).toFixed(0)} ms (event loop delay max ${timerLateMs.toFixed(0)} ms); afterwards ${after.hits} hits of ${after.requests}`,
+            `max ${(during.at(-1) ?? 0).toFixed(0)} ms (event loop delay max ${timerLateMs.toFixed(0)} ms, busy ${(busyShare * 100).toFixed(0)} %); afterwards ${after.hits} hits of ${after.requests}`,
         );
         expect(slow.failed + after.failed).toBe(0);
         // The bound per request, all its store calls together: two calls (a read that fails skips the
