@@ -8,10 +8,12 @@
  */
 import axios from 'axios';
 import type { Redis } from 'ioredis';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { evict, getCacheStats, withCache } from '../../src/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CacheError, evict, getCacheStats, withCache } from '../../src/index.js';
+import { IORedisDriver } from '../../src/stores/redis/drivers/ioredis.js';
+import { NodeRedisDriver } from '../../src/stores/redis/drivers/node-redis.js';
 import * as scripts from '../../src/stores/redis/scripts.js';
-import { ON } from '../helpers/clients.js';
+import { ON, storeClient } from '../helpers/clients.js';
 import { commandCounts } from '../helpers/command-stats.js';
 import { useRedisAndUpstream } from '../helpers/suite.js';
 import { slowEcho } from '../helpers/upstream.js';
@@ -117,5 +119,58 @@ describe(`the scripts on a Redis older than 7.0 (its errors emulated)${ON}`, () 
     await evict(one, '/old/shared');
     expect((await two.get('/old/shared')).cache?.status).toBe('miss');
     expect(suite.upstream.calls('/old/shared')).toBe(2);
+  });
+});
+
+describe(`the path without scripting (EVAL refused) on a Redis older than 7.0 (its errors emulated)${ON}`, () => {
+  // Each client library's driver sends the store's plain commands: `PEXPIRE … NX | GT` is made to get the
+  // error Redis 6 gives such options (an extra word: Redis 7 answers "Unsupported option").
+  const drivers = [IORedisDriver.prototype, NodeRedisDriver.prototype];
+  const originals = drivers.map((proto) => proto.send);
+  beforeAll(() => {
+    drivers.forEach((proto, i) => {
+      const send = originals[i] as typeof proto.send;
+      proto.send = function (this: typeof proto, key, command) {
+        const older =
+          command[0] === 'PEXPIRE' && (command[3] === 'NX' || command[3] === 'GT') ? [...command, 'REDIS-6'] : command;
+        return send.call(this, key, older);
+      } as typeof proto.send;
+    });
+  });
+  afterAll(() => {
+    drivers.forEach((proto, i) => {
+      proto.send = originals[i] as typeof proto.send;
+    });
+  });
+
+  it('a credentialed variant keeps its index alive with PTTL + PEXPIRE, and no write fails', async () => {
+    await admin.call('ACL', 'SETUSER', 'plain6', 'on', '>secret', '~*', '&*', '+@all', '-@scripting');
+    const { store } = await storeClient(suite.server.port, { username: 'plain6', password: 'secret' });
+    const errors: CacheError[] = [];
+    const api = withCache(axios.create({ baseURL: suite.upstream.url }), {
+      store,
+      prefix: 'old-plain:',
+      fleetStats: false,
+      onError: (e) => errors.push(e),
+    });
+    const tenant = { headers: { authorization: 'Bearer tenant-a' } };
+    // The first calls learn that scripting is refused; the writes after that take the plain path.
+    for (const path of ['/plain/learn', '/plain/a', '/plain/b']) {
+      await api.get(path, tenant);
+      await settle();
+    }
+    expect((await api.get('/plain/a', tenant)).cache?.status).toBe('hit');
+    const indexes = await admin.keys('old-plain:*variants');
+    expect(indexes.length).toBeGreaterThanOrEqual(2);
+    for (const index of indexes) {
+      const left = await admin.pttl(index);
+      expect(left).toBeGreaterThan(0);
+      const [entryKey] = await admin.zrange(index, 0, 0);
+      expect(entryKey).toBeDefined();
+    }
+    // Only the refusal of scripting was reported — no write failed on the PEXPIRE options.
+    const messages = errors.map((e) => String((e.cause as Error | undefined)?.message ?? e.message));
+    expect(messages.filter((m) => !/NOPERM|can't run/i.test(m))).toEqual([]);
+    expect(suite.upstream.calls('/plain/a')).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { type FillWrite, type IndexRef, indexKey, longestLeaseMs, UNCACHEABLE_MARKER_MS } from '../types.js';
 import { type RedisConnection, wholeMs } from './connection.js';
+import type { RedisDriver } from './driver.js';
 import { releaseLease } from './leases.js';
 import { hashTag, integerReply, toBuffer } from './replies.js';
 import { INDEX_ADD, REPLACE_HEAD, WRITE_FILL } from './scripts.js';
@@ -101,8 +102,7 @@ export class RedisWrites {
       writes.push(
         driver.send(index, ['ZREMRANGEBYSCORE', index, '-inf', now]).catch(learn),
         driver.send(index, ['ZADD', index, now + ttl, memberOf(ref) || key]).catch(learn),
-        driver.send(index, ['PEXPIRE', index, ttl, 'NX']).catch(learn),
-        driver.send(index, ['PEXPIRE', index, ttl, 'GT']).catch(learn),
+        keepIndexAlive(driver, index, ttl).catch(learn),
       );
     }
     await Promise.all(writes);
@@ -154,3 +154,24 @@ export class RedisWrites {
 function memberOf(index: IndexRef): string {
   return typeof index === 'string' ? '' : index.member;
 }
+
+/**
+ * Give an index at least `ttl` ms to live, never less than it has: `PEXPIRE … NX`, then `… GT` (Redis 7). A
+ * server before 7.0 answers those options with an error (an arity error on 6.x): then the same with `PTTL`
+ * and a plain `PEXPIRE` (not atomic, like the rest of the path without scripting).
+ */
+async function keepIndexAlive(driver: RedisDriver, index: string, ttl: number): Promise<void> {
+  const answers = await Promise.allSettled([
+    driver.send(index, ['PEXPIRE', index, ttl, 'NX']),
+    driver.send(index, ['PEXPIRE', index, ttl, 'GT']),
+  ]);
+  const refused = answers.find((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
+  if (!refused) return;
+  if (!OPTIONS_UNKNOWN.test(String((refused.reason as Error | undefined)?.message))) throw refused.reason;
+  const left = Number(await driver.send(index, ['PTTL', index]));
+  // -1: no expiry yet; -2: gone meanwhile (PEXPIRE then does nothing).
+  if (left < ttl) await driver.send(index, ['PEXPIRE', index, ttl]);
+}
+
+/** How a Redis before 7.0 answers `PEXPIRE key ms NX | GT` (and how 7 answers an option it does not know). */
+const OPTIONS_UNKNOWN = /wrong number of arguments|syntax error|unsupported option/i;
