@@ -36,14 +36,18 @@ export function compressBody(body: Uint8Array, compression: Compression | null):
  * Decompress a stored body that says it holds `plainBytes` (never more: a bound against a bomb). The output
  * goes to one buffer of that size (plus a margin, so that zlib finds room left and stops without
  * allocating another): with the default 16 KiB chunks, a 20 KB body took two chunks and a copy to join them.
+ * Not more than 4 MiB at once: what a value says is not allocated before its bytes decompress to it.
  */
 export function decompress(bytes: Buffer, encoding: BodyEncoding, plainBytes: number): Buffer {
   const maxOutputLength = Math.max(1, plainBytes);
-  const chunkSize = plainBytes + 64; // zlib's smallest chunk is 64 bytes
+  const chunkSize = Math.min(plainBytes, MAX_CHUNK_BYTES) + 64; // zlib's smallest chunk is 64 bytes
   return encoding === 'br'
     ? zlib.brotliDecompressSync(bytes, { maxOutputLength, chunkSize })
     : zlib.gunzipSync(bytes, { maxOutputLength, chunkSize });
 }
+
+/** The largest output buffer {@link decompress} allocates before the output needs it. */
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Decompressed bodies of the entries this process read lately, by key and by the checksum of what was

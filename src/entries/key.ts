@@ -191,9 +191,10 @@ let memoAdded = 0;
  * A URL asked for again at least this many additions after it was added (or last moved) is moved to the
  * memo's newer end: a URL in use never reaches the older half, which is what a full memo forgets. Hot URLs
  * keep their keys and the caches on them (`presentIn` above all: a key that loses it is read once more with
- * the fill lease folded in — a script where a GET would do); each is moved at most once per 2,000 others.
+ * the fill lease folded in — a script where a GET would do); each is moved at most once per 1,000 others. A
+ * full memo (5,000) forgets what has 2,500 newer: a URL asked for at least once per 1,500 others is kept.
  */
-const URL_MEMO_KEEP = 2000;
+const URL_MEMO_KEEP = 1000;
 
 function finish(
   config: KeyedConfig,

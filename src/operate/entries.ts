@@ -1,3 +1,4 @@
+import { PlainBodies } from '../entries/compress.js';
 import { decodeEntry, type Entry } from '../entries/entry.js';
 import { entryPattern } from '../entries/key.js';
 import { escapeGlob } from '../stores/glob.js';
@@ -101,10 +102,17 @@ function summary(key: string, entry: Entry, now: number): EntrySummary {
   };
 }
 
+/**
+ * Listing and inspecting decompress no body that says it holds more than 64 MiB (none is kept: a bomb
+ * planted under a key costs an operator's `ls` nothing). An instance may store larger bodies only with a
+ * `storeTimeout` of 800 ms or more (4 MiB per 50 ms); those entries are left out of the listing.
+ */
+const OPERATOR_BODIES = new PlainBodies(0, 0, 64 * 1024 * 1024);
+
 function decoded(key: string, value: Uint8Array | null): Entry | null {
   if (!value) return null;
   try {
-    return decodeEntry(value, { entry: key, label: key });
+    return decodeEntry(value, { entry: key, label: key }, undefined, false, OPERATOR_BODIES);
   } catch {
     return null; // a lease, a counter, a foreign or damaged value: not an entry
   }

@@ -61,7 +61,12 @@ export async function monitor(port: number): Promise<CommandLog> {
 
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => resolve(socket));
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      // Once connected, a reset (the server stopped first) is not the test's failure.
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      resolve(socket);
+    });
     socket.once('error', reject);
     socket.on('data', () => {}); // replies to the markers are not read
   });
@@ -71,7 +76,6 @@ function openSocket(port: number): Promise<Socket> {
 async function openMonitor(port: number, onCommand: (args: string[], source: string) => void): Promise<Socket> {
   const socket = await openSocket(port);
   socket.removeAllListeners('data');
-  socket.on('error', () => {});
   return new Promise((resolve, reject) => {
     let buffered = '';
     let monitoring = false;
@@ -82,7 +86,11 @@ async function openMonitor(port: number, onCommand: (args: string[], source: str
         const line = buffered.slice(0, end);
         buffered = buffered.slice(end + 2);
         if (!monitoring) {
-          if (line !== '+OK') reject(new Error(`MONITOR refused: ${line}`));
+          if (line !== '+OK') {
+            socket.destroy();
+            reject(new Error(`MONITOR refused: ${line}`));
+            return;
+          }
           monitoring = true;
           resolve(socket);
           continue;

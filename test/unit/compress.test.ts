@@ -8,7 +8,7 @@ import axios, { type AxiosAdapter } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { compressBody, decompress, PlainBodies } from '../../src/entries/compress.js';
 import { decodeEntry, encodeEntry, TTL_POLICY } from '../../src/entries/entry.js';
-import { getCacheStore, MemoryStore, withCache } from '../../src/index.js';
+import { getCacheStore, inspectEntry, listEntries, MemoryStore, withCache } from '../../src/index.js';
 
 const KEY = { entry: 'p:{rid}:_:GET http://api.test/big', label: 'GET http://api.test/big' };
 const BIG = JSON.stringify({
@@ -186,5 +186,22 @@ describe('compress through a cached instance', () => {
     expect(() => withCache(axios.create(), { compress: { algorithm: 'zip' as never } })).toThrow(/compress\.algorithm/);
     expect(() => withCache(axios.create(), { compress: { threshold: -1 } })).toThrow(/compress\.threshold/);
     expect(() => withCache(axios.create(), { compress: 'yes' as never })).toThrow(/compress/);
+  });
+});
+
+describe('listing and inspecting a planted compression bomb', () => {
+  it('a body that says it holds more than 64 MiB is not decompressed: left out of ls and inspect', async () => {
+    const store = new MemoryStore();
+    const up = upstream();
+    const api = withCache(axios.create({ baseURL: 'http://api.test', adapter: up.adapter }), { store });
+    const key = (await api.get('/big')).cache?.key as string;
+    expect(await inspectEntry(store, key)).toHaveLength(1);
+    // The same key, now holding 65 MiB of zeros compressed to a few KB (a valid entry: checksums right).
+    const bomb = Buffer.alloc(65 * 1024 * 1024);
+    const stored = compressBody(bomb, { algorithm: 'brotli', thresholdBytes: 1 });
+    expect(stored?.bytes.byteLength).toBeLessThan(100_000);
+    await store.set(key, encodeEntry(entryOf(bomb), key, stored), 60_000, []);
+    expect(await inspectEntry(store, key)).toEqual([]);
+    expect((await listEntries(store)).entries).toEqual([]);
   });
 });
