@@ -53,7 +53,7 @@ export interface StoreProgress {
   readonly lastDone: number;
   /** Bytes of every reply so far (values read): what the store delivered. */
   readonly bytes: number;
-  /** When the store last answered anything (a success, an error, a late answer). */
+  /** When the store last answered a call within its budget (a success or an error; a late answer is not progress). */
   readonly lastAnswerAt: number;
 }
 
@@ -64,7 +64,7 @@ export function timeLeft(call: CallStart, progress: StoreProgress, budgetMs: num
   // Busy time does not count; bytes delivered to earlier calls meanwhile extend the budget.
   const credit = (progress.bytes - call.bytesAtStart) / READ_BYTES_PER_MS;
   const idleLeft = budgetMs + credit - (loopIdleMs() - call.idleAtStart);
-  // Wall-clock bounds: STALL_FACTOR × budget since the store last answered anything or since the call
+  // Wall-clock bounds: STALL_FACTOR × budget since the store last answered a call in time or since the call
   // began, however busy this process; QUEUED_WAIT_FACTOR × budget in all.
   const stallLeft = budgetMs * STALL_FACTOR - (now - Math.max(call.startedAt, progress.lastAnswerAt));
   const totalLeft = budgetMs * QUEUED_WAIT_FACTOR - (now - call.startedAt);

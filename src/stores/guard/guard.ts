@@ -66,6 +66,12 @@ export class StoreGuard {
   private started = 0;
   /** The highest-numbered call that has succeeded. */
   private lastDone = 0;
+  /**
+   * When the store last answered a call within that call's budget. A late answer (to a call already given
+   * up) is not progress: a store 1 s late on every reply keeps answering something all the time, and
+   * counting that kept every waiting call from its wall-clock bound (requests waited the whole second).
+   */
+  private lastTimelyAnswerAt = Date.now();
   /** Bytes of every successful reply so far (what the store has delivered: see `budget.ts`). */
   private bytes = 0;
   /** The deadlines of pending calls, under one timer. */
@@ -191,7 +197,7 @@ export class StoreGuard {
         const progress: StoreProgress = {
           lastDone: this.lastDone,
           bytes: this.bytes,
-          lastAnswerAt: this.health.lastAnswerAt,
+          lastAnswerAt: this.lastTimelyAnswerAt,
         };
         const left = timeLeft(call, progress, budgetMs, Date.now());
         if (left > 0) {
@@ -212,6 +218,7 @@ export class StoreGuard {
           // delivered meanwhile). Neither a success nor another failure: slowness opens the breaker.
           if (settled) return;
           settled = true;
+          this.lastTimelyAnswerAt = Date.now();
           watch.expire = null;
           breaker.succeeded();
           if (id > this.lastDone) this.lastDone = id;
@@ -221,6 +228,7 @@ export class StoreGuard {
           this.health.answered();
           if (settled) return;
           settled = true;
+          this.lastTimelyAnswerAt = Date.now();
           watch.expire = null;
           this.counters.storeErrors++;
           const refused = error as { refused?: unknown; refusedNews?: unknown } | null;
